@@ -1,0 +1,87 @@
+"""The tables. Columns use portable types only, so SQLite and PostgreSQL behave alike."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: SQLite keeps no zone, PostgreSQL would convert."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing a naive datetime: pass an aware UTC moment")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON}
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+
+
+class BotRow(Base):
+    __tablename__ = "bots"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    meeting_url: Mapped[str] = mapped_column(Text)
+    platform: Mapped[str] = mapped_column(String(32), index=True)
+    meeting_id: Mapped[str] = mapped_column(String(200))
+    meeting_password: Mapped[str | None] = mapped_column(String(200))
+    bot_name: Mapped[str] = mapped_column(String(100))
+    bot_metadata: Mapped[dict[str, Any]] = mapped_column("metadata")
+    recording_config: Mapped[dict[str, Any]]
+    automatic_leave: Mapped[dict[str, Any]]
+    join_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(64), index=True)
+
+    status_changes: Mapped[list["StatusChangeRow"]] = relationship(
+        order_by="StatusChangeRow.id", cascade="all, delete-orphan"
+    )
+    recordings: Mapped[list["RecordingRow"]] = relationship(
+        order_by="RecordingRow.created_at", cascade="all, delete-orphan"
+    )
+
+
+class StatusChangeRow(Base):
+    __tablename__ = "bot_status_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    sub_code: Mapped[str | None] = mapped_column(String(128))
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class RecordingRow(Base):
+    __tablename__ = "recordings"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    status_code: Mapped[str] = mapped_column(String(64))
+    status_sub_code: Mapped[str | None] = mapped_column(String(128))
+    status_updated_at: Mapped[datetime]

@@ -1,0 +1,233 @@
+"""Reading and writing bots and keys. Every method is one short transaction."""
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from unmixed.store.database import Database
+from unmixed.store.models import ApiKey, BotRow, RecordingRow, StatusChangeRow
+from unmixed.wire.bots import (
+    AutomaticLeave,
+    Bot,
+    BotCreate,
+    Recording,
+    RecordingConfig,
+    RecordingStatus,
+    StatusChange,
+)
+from unmixed.wire.meeting_url import MeetingUrl
+from unmixed.wire.status import FINAL_CODES, StatusCode
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKeys:
+    """API keys, stored as SHA-256 digests: a leaked database leaks no usable key."""
+
+    def __init__(self, database: Database) -> None:
+        self._sessions = database.sessions
+
+    def create(self, label: str = "") -> str:
+        key = f"umx_{secrets.token_urlsafe(32)}"
+        self.ensure(key, label)
+        return key
+
+    def ensure(self, key: str, label: str = "") -> int:
+        """The id of `key`, storing it first if it is new."""
+        digest = hash_key(key)
+        with self._sessions.begin() as session:
+            found = session.scalar(select(ApiKey.id).where(ApiKey.key_hash == digest))
+            if found is not None:
+                return found
+            row = ApiKey(key_hash=digest, label=label, created_at=_now())
+            session.add(row)
+            try:
+                session.flush()
+            except IntegrityError:
+                session.rollback()
+                return self.ensure(key, label)
+            return row.id
+
+    def find(self, key: str) -> int | None:
+        with self._sessions() as session:
+            return session.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_key(key)))
+
+
+@dataclass(frozen=True)
+class BotRecord:
+    """What a bot process needs to know about itself."""
+
+    id: str
+    meeting_url: str
+    meeting: MeetingUrl
+    bot_name: str
+    metadata: dict[str, str]
+    recording_config: RecordingConfig
+    automatic_leave: AutomaticLeave
+    status: str
+
+
+@dataclass(frozen=True)
+class RecordingRef:
+    id: str
+    started_at: datetime
+
+
+class Bots:
+    def __init__(self, database: Database) -> None:
+        self._sessions = database.sessions
+
+    def create(self, request: BotCreate, meeting: MeetingUrl, api_key_id: int | None) -> Bot:
+        """Store a new bot in `ready`, giving its artifact and each endpoint an id."""
+        config = request.recording_config.model_copy(deep=True)
+        if config.audio_separate_raw is not None:
+            config.audio_separate_raw.id = _new_id()
+        for endpoint in config.realtime_endpoints:
+            endpoint.id = _new_id()
+        now = _now()
+        row = BotRow(
+            id=_new_id(),
+            api_key_id=api_key_id,
+            meeting_url=request.meeting_url,
+            platform=meeting.platform.value,
+            meeting_id=meeting.meeting_id,
+            meeting_password=meeting.meeting_password,
+            bot_name=request.bot_name,
+            bot_metadata=request.metadata,
+            recording_config=config.model_dump(mode="json"),
+            automatic_leave=request.automatic_leave.model_dump(mode="json"),
+            join_at=request.join_at,
+            created_at=now,
+            status=StatusCode.READY,
+        )
+        row.status_changes.append(StatusChangeRow(code=StatusCode.READY, created_at=now))
+        with self._sessions.begin() as session:
+            session.add(row)
+        return self.get(row.id)  # type: ignore[return-value]
+
+    def get(self, bot_id: str, api_key_id: int | None = None) -> Bot | None:
+        """The bot as the API shows it; with `api_key_id`, only if that key owns it."""
+        with self._sessions() as session:
+            query = (
+                select(BotRow)
+                .where(BotRow.id == bot_id)
+                .options(selectinload(BotRow.status_changes), selectinload(BotRow.recordings))
+            )
+            if api_key_id is not None:
+                query = query.where(BotRow.api_key_id == api_key_id)
+            row = session.scalar(query)
+            return None if row is None else _to_wire(row)
+
+    def record(self, bot_id: str) -> BotRecord:
+        with self._sessions() as session:
+            row = session.get_one(BotRow, bot_id)
+            return BotRecord(
+                id=row.id,
+                meeting_url=row.meeting_url,
+                meeting=_meeting(row),
+                bot_name=row.bot_name,
+                metadata=dict(row.bot_metadata),
+                recording_config=RecordingConfig.model_validate(row.recording_config),
+                automatic_leave=AutomaticLeave.model_validate(row.automatic_leave),
+                status=row.status,
+            )
+
+    def change_status(
+        self, bot_id: str, code: str, sub_code: str | None = None, message: str | None = None
+    ) -> bool:
+        """Append a status change; False when the bot had already finished.
+
+        Leaving the call or failing also closes the bot's open recording, so a
+        recording never outlives the bot that made it.
+        """
+        now = _now()
+        with self._sessions.begin() as session:
+            row = session.get_one(BotRow, bot_id, with_for_update=True)
+            if row.status in FINAL_CODES:
+                return False
+            row.status = code
+            row.status_changes.append(
+                StatusChangeRow(code=code, sub_code=sub_code, message=message, created_at=now)
+            )
+            if code in (StatusCode.RECORDING_DONE, StatusCode.CALL_ENDED, *FINAL_CODES):
+                recording_code = "failed" if code == StatusCode.FATAL else "done"
+                for recording in row.recordings:
+                    if recording.completed_at is None:
+                        recording.completed_at = now
+                        recording.status_code = recording_code
+                        recording.status_sub_code = sub_code
+                        recording.status_updated_at = now
+            return True
+
+    def start_recording(self, bot_id: str) -> RecordingRef:
+        """Enter `in_call_recording` and open the recording its audio belongs to."""
+        self.change_status(bot_id, StatusCode.IN_CALL_RECORDING)
+        now = _now()
+        recording = RecordingRow(
+            id=_new_id(),
+            bot_id=bot_id,
+            created_at=now,
+            started_at=now,
+            status_code="processing",
+            status_updated_at=now,
+        )
+        with self._sessions.begin() as session:
+            session.add(recording)
+        return RecordingRef(id=recording.id, started_at=now)
+
+
+def _meeting(row: BotRow) -> MeetingUrl:
+    return MeetingUrl(
+        meeting_id=row.meeting_id, meeting_password=row.meeting_password, platform=row.platform
+    )
+
+
+def _to_wire(row: BotRow) -> Bot:
+    return Bot(
+        id=row.id,
+        meeting_url=_meeting(row),
+        bot_name=row.bot_name,
+        metadata=row.bot_metadata,
+        recording_config=RecordingConfig.model_validate(row.recording_config),
+        automatic_leave=AutomaticLeave.model_validate(row.automatic_leave),
+        join_at=row.join_at,
+        status_changes=[
+            StatusChange(
+                code=change.code,
+                sub_code=change.sub_code,
+                message=change.message,
+                created_at=change.created_at,
+            )
+            for change in row.status_changes
+        ],
+        recordings=[
+            Recording(
+                id=recording.id,
+                created_at=recording.created_at,
+                started_at=recording.started_at,
+                completed_at=recording.completed_at,
+                status=RecordingStatus(
+                    code=recording.status_code,
+                    sub_code=recording.status_sub_code,
+                    updated_at=recording.status_updated_at,
+                ),
+            )
+            for recording in row.recordings
+        ],
+    )

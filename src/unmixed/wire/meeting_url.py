@@ -1,0 +1,94 @@
+"""Meeting URLs: which platform a link belongs to, and the meeting it names.
+
+Recall answers `meeting_url` as an object, `{"meeting_id", "meeting_password",
+"platform"}`; this module turns the links people paste into that object. It knows
+URL shapes only, never how to join, so the API can use it without importing a
+platform adapter.
+"""
+
+import re
+from enum import StrEnum
+from urllib.parse import parse_qs, urlsplit
+
+from pydantic import BaseModel
+
+
+class Platform(StrEnum):
+    ZOOM = "zoom"
+    GOOGLE_MEET = "google_meet"
+    MICROSOFT_TEAMS = "microsoft_teams"
+    TESTBED = "testbed"
+
+
+class MeetingUrlError(ValueError):
+    """The text is not a link to a meeting on a platform unmixed knows."""
+
+
+class MeetingUrl(BaseModel):
+    meeting_id: str
+    meeting_password: str | None = None
+    platform: Platform
+
+
+TESTBED_SCHEME = "testbed"
+_MEET_CODE = re.compile(r"^/([a-z]{3}-[a-z]{4}-[a-z]{3})/?$")
+_ZOOM_JOIN_PATH = re.compile(r"^/(?:j|w|s|wc(?:/join)?|my)/([0-9]{9,11})(?:/.*)?$")
+
+
+def parse_meeting_url(url: str) -> MeetingUrl:
+    """Recognise a meeting link, or raise `MeetingUrlError` saying what is wrong with it."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+    if parts.scheme == TESTBED_SCHEME:
+        return _testbed(parts.path, host, parts.port, query)
+    if parts.scheme == "zoommtg":
+        return _zoom_app_link(query)
+    if parts.scheme not in ("http", "https") or not host:
+        raise MeetingUrlError("must be an http(s) meeting link or a testbed:// URL")
+    if host == "zoom.us" or host.endswith(".zoom.us"):
+        return _zoom_web(parts.path, query)
+    if host == "meet.google.com":
+        return _google_meet(parts.path)
+    if host in ("teams.microsoft.com", "teams.live.com"):
+        return _teams(parts.path)
+    raise MeetingUrlError(f"{host} is not a Zoom, Google Meet, Microsoft Teams or testbed host")
+
+
+def _testbed(path: str, host: str, port: int | None, query: dict[str, str]) -> MeetingUrl:
+    room = path.strip("/")
+    if not host or port is None or not room.isdigit():
+        raise MeetingUrlError("a testbed URL looks like testbed://127.0.0.1:8088/1234[?pin=...]")
+    return MeetingUrl(meeting_id=room, meeting_password=query.get("pin"), platform=Platform.TESTBED)
+
+
+def _zoom_web(path: str, query: dict[str, str]) -> MeetingUrl:
+    match = _ZOOM_JOIN_PATH.match(path)
+    if match is None:
+        raise MeetingUrlError("a Zoom link looks like https://zoom.us/j/<meeting id>?pwd=...")
+    return MeetingUrl(
+        meeting_id=match.group(1), meeting_password=query.get("pwd"), platform=Platform.ZOOM
+    )
+
+
+def _zoom_app_link(query: dict[str, str]) -> MeetingUrl:
+    meeting_id = query.get("confno", "")
+    if not meeting_id.isdigit():
+        raise MeetingUrlError("a zoommtg:// link needs a numeric confno")
+    return MeetingUrl(meeting_id=meeting_id, meeting_password=query.get("pwd"), platform=Platform.ZOOM)
+
+
+def _google_meet(path: str) -> MeetingUrl:
+    match = _MEET_CODE.match(path)
+    if match is None:
+        raise MeetingUrlError("a Google Meet link looks like https://meet.google.com/abc-defg-hij")
+    return MeetingUrl(meeting_id=match.group(1), platform=Platform.GOOGLE_MEET)
+
+
+def _teams(path: str) -> MeetingUrl:
+    segments = [segment for segment in path.split("/") if segment]
+    for marker in ("meetup-join", "meet"):
+        if marker in segments and segments.index(marker) + 1 < len(segments):
+            meeting_id = segments[segments.index(marker) + 1]
+            return MeetingUrl(meeting_id=meeting_id, platform=Platform.MICROSOFT_TEAMS)
+    raise MeetingUrlError("a Teams link looks like https://teams.microsoft.com/l/meetup-join/...")

@@ -1,0 +1,68 @@
+"""The realtime websocket messages: `audio_separate_raw.data` (DESIGN.md section 3).
+
+Recall's sample receiver parses these with strict zod schemas, so every field
+here is typed as strictly as that receiver expects: integer participant ids,
+boolean `is_host`, a string `absolute`, `{id, metadata}` on every reference.
+"""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, StrictBool, StrictFloat, StrictInt
+
+from unmixed.wire.common import ObjectRef, WireModel, iso_utc
+
+AUDIO_SEPARATE_RAW_DATA = "audio_separate_raw.data"
+
+SAMPLE_RATE = 16_000
+"""Every buffer is mono signed 16-bit little-endian PCM at this rate."""
+
+BYTES_PER_SAMPLE = 2
+
+ParticipantPlatform = Literal["desktop", "dial-in", "unknown"]
+
+Separation = Literal["per_participant", "attributed"]
+"""How a participant's audio was obtained: their own stream, or labelled from a mix."""
+
+
+class Timestamp(WireModel):
+    """When the buffer's first sample was captured."""
+
+    relative: StrictFloat | StrictInt = Field(
+        description="Seconds since the bot entered `in_call_recording`."
+    )
+    absolute: str = Field(description="ISO 8601 UTC, e.g. 2026-11-24T10:00:12.340000Z.")
+
+    @classmethod
+    def at(cls, moment: datetime, recording_started: datetime) -> "Timestamp":
+        return cls(
+            relative=round((moment - recording_started).total_seconds(), 6),
+            absolute=iso_utc(moment),
+        )
+
+
+class Participant(WireModel):
+    id: StrictInt = Field(description="Small, stable per meeting: 1, 2, 3 in order of appearance.")
+    name: str | None
+    is_host: StrictBool
+    platform: ParticipantPlatform | None
+    extra_data: dict[str, Any] = Field(default_factory=dict)
+
+
+class AudioData(WireModel):
+    buffer: str = Field(description="Base64 of mono S16LE PCM at 16 kHz.")
+    timestamp: Timestamp
+    participant: Participant
+
+
+class AudioSeparateRawPayload(WireModel):
+    data: AudioData
+    realtime_endpoint: ObjectRef
+    audio_separate: ObjectRef
+    recording: ObjectRef
+    bot: ObjectRef
+
+
+class AudioSeparateRawMessage(WireModel):
+    event: Literal["audio_separate_raw.data"] = AUDIO_SEPARATE_RAW_DATA
+    data: AudioSeparateRawPayload

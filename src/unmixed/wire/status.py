@@ -1,0 +1,39 @@
+"""Bot status codes and the sub_codes unmixed reports (DESIGN.md section 2).
+
+Clients treat both as open sets, and so does the store: these names exist so the
+code never spells a status twice, not to forbid new ones.
+"""
+
+from enum import StrEnum
+
+
+class StatusCode(StrEnum):
+    READY = "ready"
+    JOINING_CALL = "joining_call"
+    IN_WAITING_ROOM = "in_waiting_room"
+    IN_CALL_NOT_RECORDING = "in_call_not_recording"
+    RECORDING_PERMISSION_ALLOWED = "recording_permission_allowed"
+    RECORDING_PERMISSION_DENIED = "recording_permission_denied"
+    IN_CALL_RECORDING = "in_call_recording"
+    RECORDING_DONE = "recording_done"
+    CALL_ENDED = "call_ended"
+    DONE = "done"
+    FATAL = "fatal"
+
+
+FINAL_CODES = frozenset({StatusCode.DONE, StatusCode.FATAL})
+"""After one of these, nothing more happens to a bot."""
+
+
+class SubCode(StrEnum):
+    MEETING_NOT_FOUND = "meeting_not_found"
+    MEETING_UNREACHABLE = "meeting_unreachable"
+    MEETING_PASSWORD_INCORRECT = "meeting_password_incorrect"
+    PLATFORM_NOT_SUPPORTED = "platform_not_supported"
+    BOT_KICKED_FROM_CALL = "bot_kicked_from_call"
+    BOT_PROCESS_LOST = "bot_process_lost"
+    BOT_ERRORED = "bot_errored"
+    TIMEOUT_EXCEEDED_EVERYONE_LEFT = "timeout_exceeded_everyone_left"
+    TIMEOUT_EXCEEDED_NOONE_JOINED = "timeout_exceeded_noone_joined"
+    BOT_RECEIVED_LEAVE_CALL = "bot_received_leave_call"
+    CALL_ENDED_BY_HOST = "call_ended_by_host"
