@@ -1,0 +1,5 @@
+"""Media: platform PCM in, the contract's 16 kHz mono S16LE chunks out, on one timeline."""
+
+from unmixed.media.segment import AudioChunk, AudioSegment
+
+__all__ = ["AudioChunk", "AudioSegment"]

@@ -1,0 +1,41 @@
+"""The FastAPI application."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from unmixed import __version__
+from unmixed.api.errors import install_error_handlers
+from unmixed.api.routes import router
+from unmixed.api.state import ServiceState
+from unmixed.bots.dispatcher import LocalDispatcher
+from unmixed.settings import Settings
+from unmixed.store import Bots, open_database
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    database_url = settings.resolved_database_url()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = open_database(database_url, migrate=True)
+        dispatcher = LocalDispatcher(Bots(database), database_url)
+        app.state.service = ServiceState(settings, database, dispatcher)
+        try:
+            yield
+        finally:
+            await dispatcher.shutdown()
+            database.engine.dispose()
+
+    app = FastAPI(
+        title="unmixed",
+        version=__version__,
+        summary="Recall-compatible meeting bots that stream each participant's audio separately.",
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False
+    install_error_handlers(app)
+    app.include_router(router)
+    return app

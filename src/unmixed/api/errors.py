@@ -1,0 +1,59 @@
+"""Every error the API gives is JSON: `{"code", "detail", "field"}` (see `wire.bots.ApiError`)."""
+
+import re
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from unmixed.wire.bots import ApiError, FieldError
+
+_FIELD_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class ApiProblem(Exception):
+    def __init__(self, status: int, code: str, detail: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.error = ApiError(code=code, detail=detail, field=field)
+
+
+def _respond(status: int, error: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error.model_dump(exclude_none=True), status_code=status, headers=headers)
+
+
+def field_path(location: tuple[int | str, ...]) -> str:
+    """("body", "recording_config", "realtime_endpoints", 0, "url") ->
+    "recording_config.realtime_endpoints[0].url"; pydantic's type tags are left out."""
+    path = ""
+    for part in location[1:] if location and location[0] == "body" else location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif _FIELD_NAME.match(part):
+            path += f".{part}" if path else part
+    return path or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiProblem)
+    async def _problem(_: Request, problem: ApiProblem) -> JSONResponse:
+        return _respond(problem.status, problem.error)
+
+    @app.exception_handler(FieldError)
+    async def _field(_: Request, error: FieldError) -> JSONResponse:
+        return _respond(400, ApiError(code="invalid_request", detail=error.detail, field=error.field))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0]
+        field = field_path(tuple(first.get("loc", ())))
+        detail = f"{field}: {first.get('msg', 'invalid value')}"
+        return _respond(400, ApiError(code="invalid_request", detail=detail, field=field))
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, error: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return _respond(
+            error.status_code, ApiError(code=code, detail=str(error.detail)), dict(error.headers or {})
+        )

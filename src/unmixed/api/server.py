@@ -1,0 +1,45 @@
+"""Run the API inside an existing event loop (the demo, the benchmark, the tests)."""
+
+import asyncio
+from types import TracebackType
+
+import uvicorn
+
+from unmixed.api.app import create_app
+from unmixed.settings import Settings
+from unmixed.net import free_port
+
+
+class ApiServer:
+    """`async with ApiServer(settings) as api:` serves on `api.url` until the block ends."""
+
+    def __init__(self, settings: Settings, *, port: int | None = None) -> None:
+        self.port = port or free_port()
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self._server = uvicorn.Server(config)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> "ApiServer":
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if self._task.done():
+                await self._task
+                raise RuntimeError("the API server stopped while starting")
+            await asyncio.sleep(0.02)
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._server.should_exit = True
+        if self._task is not None:
+            await self._task

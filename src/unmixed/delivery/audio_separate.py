@@ -1,0 +1,111 @@
+"""`audio_separate_raw.data`: each participant's audio on connections of its own.
+
+For every realtime endpoint that asked for the event, a participant gets a
+connection when their audio starts and loses it when it stops; a muted
+participant never has one. Connections are independent, so one stalled
+receiver (or one participant's backlog) holds up nobody else.
+"""
+
+import asyncio
+import base64
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+
+from unmixed.delivery.connection import EndpointHealth, ReceiverConnection
+from unmixed.media import AudioChunk
+from unmixed.wire.bots import RealtimeEndpoint
+from unmixed.wire.common import ObjectRef
+from unmixed.wire.realtime import (
+    AUDIO_SEPARATE_RAW_DATA,
+    AudioData,
+    AudioSeparateRawMessage,
+    AudioSeparateRawPayload,
+    Participant,
+    Timestamp,
+)
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class StreamContext:
+    """The ids every message of one recording carries."""
+
+    bot: ObjectRef
+    recording: ObjectRef
+    audio_separate: ObjectRef
+    recording_started: datetime
+
+
+class AudioSeparateDelivery:
+    def __init__(
+        self,
+        endpoints: list[RealtimeEndpoint],
+        context: StreamContext,
+    ) -> None:
+        self._context = context
+        self._endpoints = [
+            (ObjectRef(id=endpoint.id or "", metadata=endpoint.metadata), EndpointHealth(endpoint.url))
+            for endpoint in endpoints
+            if AUDIO_SEPARATE_RAW_DATA in endpoint.events
+        ]
+        self._open: dict[int, tuple[Participant, list[ReceiverConnection]]] = {}
+        self._closing: set[ReceiverConnection] = set()
+
+    def start(self, participant: Participant) -> None:
+        """Open the participant's connections (their audio started)."""
+        if participant.id in self._open:
+            return
+        connections = [
+            ReceiverConnection(health, label=f"participant-{participant.id}")
+            for _, health in self._endpoints
+        ]
+        self._open[participant.id] = (participant, connections)
+
+    def send(self, participant_id: int, chunk: AudioChunk) -> None:
+        opened = self._open.get(participant_id)
+        if opened is None:
+            return
+        participant, connections = opened
+        data = AudioData(
+            buffer=base64.b64encode(chunk.pcm).decode("ascii"),
+            timestamp=Timestamp.at(
+                datetime.fromtimestamp(chunk.captured_at, UTC), self._context.recording_started
+            ),
+            participant=participant,
+        )
+        for (endpoint, _), connection in zip(self._endpoints, connections, strict=True):
+            message = AudioSeparateRawMessage(
+                data=AudioSeparateRawPayload(
+                    data=data,
+                    realtime_endpoint=endpoint,
+                    audio_separate=self._context.audio_separate,
+                    recording=self._context.recording,
+                    bot=self._context.bot,
+                )
+            )
+            connection.send(message.model_dump_json())
+
+    def stop(self, participant_id: int) -> None:
+        """Close the participant's connections once what is buffered has been sent."""
+        _, connections = self._open.pop(participant_id, (None, []))
+        self._closing = {connection for connection in self._closing if not connection.done}
+        for connection in connections:
+            connection.finish()
+            self._closing.add(connection)
+
+    async def close(self, drain_seconds: float) -> None:
+        """Stop every stream, give receivers `drain_seconds` to take the rest, then let go."""
+        for participant_id in list(self._open):
+            self.stop(participant_id)
+        if not self._closing:
+            return
+        waits = [asyncio.ensure_future(connection.wait_closed()) for connection in self._closing]
+        _, not_done = await asyncio.wait(waits, timeout=drain_seconds)
+        if not_done:
+            log.warning("receivers did not take all audio before the bot finished",
+                        connections=len(not_done))  # fmt: skip
+        for connection in self._closing:
+            connection.abandon()

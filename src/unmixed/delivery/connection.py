@@ -1,0 +1,141 @@
+"""One websocket connection to a receiver, fed through a bounded buffer.
+
+The producer (the bot's audio path) never waits for the network: `send` only
+appends to a buffer. A task of the connection's own connects, writes, and when
+the receiver is unreachable keeps retrying every 3 s, as Recall does, while the
+buffer holds the newest audio and drops the oldest once it is full.
+"""
+
+import asyncio
+import contextlib
+from collections import deque
+
+import structlog
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+RETRY_SECONDS = 3.0
+MAX_ATTEMPTS = 30
+DEFAULT_BUFFER_MESSAGES = 3000
+"""60 s of 20 ms audio messages."""
+
+log = structlog.get_logger(__name__)
+
+_CONNECT_ERRORS = (OSError, TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI)
+
+
+class EndpointHealth:
+    """Shared by all connections to one endpoint: once it has failed, everyone stops."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.failed = False
+
+    def give_up(self, reason: str) -> None:
+        if not self.failed:
+            self.failed = True
+            log.error("realtime endpoint failed", url=self.url, reason=reason)
+
+
+class ReceiverConnection:
+    """Messages for one participant on one endpoint, from an unmute to the next mute."""
+
+    def __init__(
+        self,
+        health: EndpointHealth,
+        *,
+        label: str,
+        max_buffered: int = DEFAULT_BUFFER_MESSAGES,
+        retry_seconds: float = RETRY_SECONDS,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        self._health = health
+        self._label = label
+        self._buffer: deque[str] = deque()
+        self._max_buffered = max_buffered
+        self._retry_seconds = retry_seconds
+        self._max_attempts = max_attempts
+        self._wake = asyncio.Event()
+        self._finishing = False
+        self.dropped = 0
+        self.sent = 0
+        self._task = asyncio.create_task(self._run(), name=f"ws-{label}")
+
+    def send(self, message: str) -> None:
+        if self._health.failed:
+            self.dropped += 1
+            return
+        if len(self._buffer) >= self._max_buffered:
+            self._buffer.popleft()
+            self.dropped += 1
+        self._buffer.append(message)
+        self._wake.set()
+
+    def finish(self) -> None:
+        """Deliver what is buffered, then close the connection."""
+        self._finishing = True
+        self._wake.set()
+
+    @property
+    def done(self) -> bool:
+        return self._task.done()
+
+    async def wait_closed(self) -> None:
+        await asyncio.shield(self._task)
+
+    def abandon(self) -> None:
+        """Stop now, dropping whatever was not delivered."""
+        self._task.cancel()
+
+    async def _run(self) -> None:
+        attempts = 0
+        try:
+            while not (self._finishing and not self._buffer) and not self._health.failed:
+                sent_before = self.sent
+                try:
+                    async with connect(self._health.url, open_timeout=5, close_timeout=2) as socket:
+                        attempts = 0
+                        await self._pump(socket)
+                except (*_CONNECT_ERRORS, websockets.ConnectionClosed) as error:
+                    if self.sent > sent_before:
+                        log.warning("receiver closed the connection, reconnecting",
+                                    connection=self._label, error=str(error))  # fmt: skip
+                        continue
+                    attempts += 1
+                    if attempts >= self._max_attempts:
+                        self._health.give_up(f"{attempts} connection attempts failed: {error}")
+                        break
+                    log.warning("receiver unreachable, retrying", connection=self._label,
+                                attempt=attempts, error=str(error), buffered=len(self._buffer))  # fmt: skip
+                    await asyncio.sleep(self._retry_seconds)
+        finally:
+            self.dropped += len(self._buffer)
+            self._buffer.clear()
+            if self.dropped:
+                log.warning("audio messages dropped", connection=self._label,
+                            dropped=self.dropped, sent=self.sent)  # fmt: skip
+
+    async def _pump(self, socket: ClientConnection) -> None:
+        """Write the buffer out as it fills; return once finished and empty."""
+        ignore_replies = asyncio.create_task(_discard_incoming(socket))
+        try:
+            while True:
+                if not self._buffer:
+                    if self._finishing:
+                        await socket.close()
+                        return
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                await socket.send(self._buffer[0])
+                self._buffer.popleft()
+                self.sent += 1
+        finally:
+            ignore_replies.cancel()
+
+
+async def _discard_incoming(socket: ClientConnection) -> None:
+    """Read and ignore what the receiver sends, so its messages never back up."""
+    with contextlib.suppress(websockets.ConnectionClosed):
+        async for _ in socket:
+            pass

@@ -1,0 +1,104 @@
+"""One participant's audio from an unmute to the next mute: resampled, gap-free, timed.
+
+Within a segment the contract promises a continuous timeline: each chunk starts
+exactly where the previous one ended. So a chunk's timestamp is derived from
+the number of samples already emitted, not read off the frame, and packets the
+network lost become silence (samples, not a gap) of the length the RTP clock says.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import soxr
+
+from unmixed.platforms.base import PcmFrame
+from unmixed.wire.realtime import BYTES_PER_SAMPLE, SAMPLE_RATE
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    pcm: bytes
+    """Mono S16LE at 16 kHz."""
+    captured_at: float
+    """Unix time of the first sample."""
+
+    @property
+    def samples(self) -> int:
+        return len(self.pcm) // BYTES_PER_SAMPLE
+
+    @property
+    def duration(self) -> float:
+        return self.samples / SAMPLE_RATE
+
+
+class _Passthrough:
+    """Stands in for the resampler when the platform already sends 16 kHz."""
+
+    def resample_chunk(self, samples: np.ndarray, last: bool = False) -> np.ndarray:
+        return samples
+
+
+class AudioSegment:
+    """Feed it a participant's frames in arrival order; it returns 16 kHz chunks."""
+
+    def __init__(self) -> None:
+        self._resampler: soxr.ResampleStream | _Passthrough | None = None
+        self._input_rate = 0
+        self._started_at = 0.0
+        self._samples_in = 0
+        self._samples_out = 0
+
+    def push(self, frame: PcmFrame) -> AudioChunk | None:
+        mono = _downmix(frame.samples)
+        if self._resampler is None:
+            self._start(frame)
+        elif frame.sample_rate != self._input_rate:
+            raise ValueError(
+                f"sample rate changed mid-segment: {self._input_rate} -> {frame.sample_rate}"
+            )
+        missing = round((frame.captured_at - self._expected_next()) * self._input_rate)
+        if missing < -len(mono) // 2:
+            return None
+        if missing > len(mono) // 2:
+            mono = np.concatenate([np.zeros(missing, dtype=np.int16), mono])
+        self._samples_in += len(mono)
+        return self._emit(self._convert(mono, last=False))
+
+    def flush(self) -> AudioChunk | None:
+        """The samples still inside the resampler's filter, at the end of the segment."""
+        if self._resampler is None:
+            return None
+        return self._emit(self._convert(np.zeros(0, dtype=np.int16), last=True))
+
+    def _start(self, frame: PcmFrame) -> None:
+        self._input_rate = frame.sample_rate
+        self._started_at = frame.captured_at
+        if frame.sample_rate != SAMPLE_RATE:
+            self._resampler = soxr.ResampleStream(
+                frame.sample_rate, SAMPLE_RATE, 1, dtype="int16", quality="HQ"
+            )
+        else:
+            self._resampler = _Passthrough()
+
+    def _expected_next(self) -> float:
+        return self._started_at + self._samples_in / self._input_rate
+
+    def _convert(self, mono: np.ndarray, *, last: bool) -> np.ndarray:
+        assert self._resampler is not None
+        return self._resampler.resample_chunk(mono, last=last)
+
+    def _emit(self, samples: np.ndarray) -> AudioChunk | None:
+        if len(samples) == 0:
+            return None
+        chunk = AudioChunk(
+            pcm=samples.astype("<i2", copy=False).tobytes(),
+            captured_at=self._started_at + self._samples_out / SAMPLE_RATE,
+        )
+        self._samples_out += len(samples)
+        return chunk
+
+
+def _downmix(samples: np.ndarray) -> np.ndarray:
+    if samples.ndim == 1 or samples.shape[1] == 1:
+        return samples.reshape(-1).astype(np.int16, copy=False)
+    return samples.mean(axis=1).round().astype(np.int16)

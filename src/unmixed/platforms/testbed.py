@@ -1,0 +1,316 @@
+"""The testbed platform: a Janus VideoRoom on loopback.
+
+The bot joins as a publisher that never publishes (so it hears every room
+event) and subscribes to each publisher's audio on its own peer connection.
+Janus tells it of joins, leaves, publishes and announced mutes (`moderation`);
+the audio's capture time comes from each stream's RTP timestamps.
+"""
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from unmixed.platforms.base import (
+    AudioReceived,
+    AudioStarted,
+    AudioStopped,
+    JoinError,
+    MeetingAdapter,
+    MeetingEnded,
+    Participant,
+    ParticipantJoined,
+    ParticipantLeft,
+    PcmFrame,
+    RecordingPermission,
+)
+from unmixed.platforms.low_latency_audio import receive_audio_immediately
+from unmixed.testbed.janus import JanusError, JanusHandle, JanusSession, JanusUnreachable
+from unmixed.testbed.loopback import use_loopback_ice
+from unmixed.testbed.room import Display, RoomAddress
+from unmixed.wire.status import SubCode
+
+JANUS_NO_SUCH_ROOM = 426
+JANUS_UNAUTHORIZED = 433
+PENDING_FRAMES = 50
+"""At most 1 s of audio held while Janus's `unmuted` event is still on its way."""
+
+JsonObject = dict[str, Any]
+
+
+@dataclass
+class FeedAudio:
+    """The audio state of one publisher, as the bot has pieced it together."""
+
+    muted: bool = False
+    flowing: bool = False
+    last_media_time: float | None = None
+    pending: deque[tuple[float, PcmFrame]] = field(
+        default_factory=lambda: deque(maxlen=PENDING_FRAMES)
+    )
+
+
+class Subscription:
+    """The bot's peer connection receiving one publisher's audio."""
+
+    def __init__(self, adapter: "TestbedAdapter", feed: int) -> None:
+        self._adapter = adapter
+        self.feed = feed
+        self._handle: JanusHandle | None = None
+        self._peer: RTCPeerConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._anchor: float | None = None
+
+    async def start(self, session: JanusSession, join_fields: dict[str, object]) -> None:
+        self._handle = await session.attach()
+        reply = await self._handle.request(
+            {
+                "request": "join",
+                "ptype": "subscriber",
+                "streams": [{"feed": self.feed}],
+                "private_id": self._adapter.private_id,
+                **join_fields,
+            }
+        )
+        offer = reply.jsep or {}
+        self._peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self._peer.on("track", self._on_track)
+        await self._peer.setRemoteDescription(
+            RTCSessionDescription(sdp=offer["sdp"], type=offer["type"])
+        )
+        await self._peer.setLocalDescription(await self._peer.createAnswer())
+        answer = self._peer.localDescription
+        await self._handle.request({"request": "start"}, jsep={"type": answer.type, "sdp": answer.sdp})
+        await self._handle.trickle_done()
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind != "audio" or self._peer is None:
+            return
+        for transceiver in self._peer.getTransceivers():
+            if transceiver.receiver.track is track:
+                receive_audio_immediately(transceiver.receiver)
+        self._reader = asyncio.create_task(self._read(track), name=f"feed-{self.feed}")
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            arrived = time.time()
+            media_seconds = float(frame.pts * frame.time_base)
+            if self._anchor is None:
+                self._anchor = arrived - media_seconds
+            samples = frame.to_ndarray().reshape(-1, len(frame.layout.channels))
+            pcm = PcmFrame(samples, frame.sample_rate, self._anchor + media_seconds)
+            self._adapter.on_frame(self.feed, media_seconds, pcm)
+
+    async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+        if self._peer is not None:
+            await self._peer.close()
+        if self._handle is not None:
+            await self._handle.detach()
+
+
+class TestbedAdapter(MeetingAdapter):
+    __test__ = False
+
+    def __init__(self, meeting_url: str) -> None:
+        super().__init__()
+        self._address = RoomAddress.from_meeting_url(meeting_url)
+        self._session: JanusSession | None = None
+        self._handle: JanusHandle | None = None
+        self._own_id: int | None = None
+        self.private_id: int | None = None
+        self._participants: set[int] = set()
+        self._feeds: dict[int, FeedAudio] = {}
+        self._subscriptions: dict[int, Subscription] = {}
+        self._listener: asyncio.Task[None] | None = None
+
+    async def join(self, bot_name: str) -> None:
+        use_loopback_ice()
+        try:
+            self._session = await JanusSession.create(self._address.janus_url)
+            self._handle = await self._session.attach()
+            reply = await self._handle.request(
+                {
+                    "request": "join",
+                    "ptype": "publisher",
+                    "display": Display(name=bot_name, is_bot=True).encode(),
+                    **self._address.join_fields(),
+                }
+            )
+        except JanusUnreachable as error:
+            await self._close_session()
+            raise JoinError(SubCode.MEETING_UNREACHABLE, str(error)) from error
+        except JanusError as error:
+            await self._close_session()
+            raise JoinError(_join_sub_code(error), error.reason) from error
+        self._own_id = int(reply.data["id"])
+        self.private_id = reply.data.get("private_id")
+        for attendee in reply.data.get("attendees", []):
+            self._on_joining(attendee)
+        self._on_publishers(reply.data.get("publishers", []))
+        self._emit(RecordingPermission(granted=True))
+        self._listener = asyncio.create_task(self._listen(self._handle), name="room-events")
+
+    async def leave(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+        await asyncio.gather(*(s.stop() for s in self._subscriptions.values()))
+        self._subscriptions.clear()
+        if self._handle is not None:
+            with contextlib.suppress(JanusError, JanusUnreachable):
+                await self._handle.request({"request": "leave"})
+        await self._close_session()
+
+    async def _close_session(self) -> None:
+        if self._session is not None:
+            await self._session.destroy()
+        self._session = self._handle = None
+
+    async def _listen(self, handle: JanusHandle) -> None:
+        while True:
+            event = await handle.events.get()
+            if event.get("janus") == "session_lost":
+                self._emit(MeetingEnded(SubCode.MEETING_UNREACHABLE))
+                return
+            data = event.get("plugindata", {}).get("data", {})
+            if data.get("videoroom") == "destroyed":
+                self._emit(MeetingEnded(SubCode.CALL_ENDED_BY_HOST))
+                return
+            if data.get("leaving") == "ok":
+                self._emit(MeetingEnded(SubCode.BOT_KICKED_FROM_CALL))
+                return
+            self._on_room_event(data)
+
+    def _on_room_event(self, data: JsonObject) -> None:
+        if "joining" in data:
+            self._on_joining(data["joining"])
+        if "publishers" in data:
+            self._on_publishers(data["publishers"])
+        if "unpublished" in data and isinstance(data["unpublished"], int):
+            self._on_unpublished(data["unpublished"])
+        for gone in ("leaving", "kicked"):
+            if isinstance(data.get(gone), int):
+                self._on_leaving(data[gone])
+        if "moderation" in data and isinstance(data.get("id"), int):
+            self._on_moderation(data["id"], muted=data["moderation"] == "muted")
+
+    def _on_joining(self, entry: JsonObject) -> None:
+        feed = int(entry["id"])
+        display = Display.decode(entry.get("display"))
+        if feed == self._own_id or display.is_bot or feed in self._participants:
+            return
+        self._participants.add(feed)
+        self._emit(
+            ParticipantJoined(
+                Participant(
+                    key=str(feed),
+                    name=display.name,
+                    is_host=display.is_host,
+                    platform="desktop",
+                    separation="per_participant",
+                )
+            )
+        )
+
+    def _on_publishers(self, publishers: list[JsonObject]) -> None:
+        for entry in publishers:
+            feed = int(entry["id"])
+            has_audio = any(stream.get("type") == "audio" for stream in entry.get("streams", []))
+            if feed == self._own_id or not has_audio or feed in self._subscriptions:
+                continue
+            self._on_joining(entry)
+            if feed not in self._participants:
+                continue
+            self._feeds[feed] = FeedAudio()
+            subscription = Subscription(self, feed)
+            self._subscriptions[feed] = subscription
+            asyncio.create_task(self._subscribe(subscription), name=f"subscribe-{feed}")
+
+    async def _subscribe(self, subscription: Subscription) -> None:
+        assert self._session is not None
+        try:
+            await subscription.start(self._session, self._address.join_fields())
+        except (JanusError, JanusUnreachable):
+            self._subscriptions.pop(subscription.feed, None)
+            await subscription.stop()
+
+    def _on_unpublished(self, feed: int) -> None:
+        subscription = self._subscriptions.pop(feed, None)
+        if subscription is None:
+            return
+        asyncio.create_task(subscription.stop())
+        audio = self._feeds.pop(feed, FeedAudio())
+        if audio.flowing:
+            self._emit(AudioStopped(str(feed)))
+
+    def _on_leaving(self, feed: int) -> None:
+        self._on_unpublished(feed)
+        if feed in self._participants:
+            self._participants.discard(feed)
+            self._emit(ParticipantLeft(str(feed)))
+
+    def _on_moderation(self, feed: int, *, muted: bool) -> None:
+        audio = self._feeds.get(feed)
+        if audio is None:
+            return
+        audio.muted = muted
+        if muted:
+            audio.pending.clear()
+            if audio.flowing:
+                audio.flowing = False
+                self._emit(AudioStopped(str(feed)))
+            return
+        for media_time, frame in _after_first_jump(audio.pending, audio.last_media_time):
+            self._deliver(feed, audio, media_time, frame)
+        audio.pending.clear()
+
+    def on_frame(self, feed: int, media_time: float, frame: PcmFrame) -> None:
+        """A decoded frame from a subscription, `media_time` its RTP time in seconds."""
+        audio = self._feeds.get(feed)
+        if audio is None:
+            return
+        if audio.muted:
+            audio.pending.append((media_time, frame))
+            return
+        self._deliver(feed, audio, media_time, frame)
+
+    def _deliver(self, feed: int, audio: FeedAudio, media_time: float, frame: PcmFrame) -> None:
+        if not audio.flowing:
+            audio.flowing = True
+            self._emit(AudioStarted(str(feed)))
+        audio.last_media_time = media_time
+        self._emit(AudioReceived(str(feed), frame))
+
+
+def _after_first_jump(
+    pending: deque[tuple[float, PcmFrame]], last_media_time: float | None
+) -> list[tuple[float, PcmFrame]]:
+    """The frames held while muted that were sent after the unmute.
+
+    Frames still in flight when the mute took effect continue the old RTP
+    timeline; the first frame after the unmute jumps ahead by the muted time.
+    """
+    previous = last_media_time
+    for index, (media_time, frame) in enumerate(pending):
+        duration = len(frame.samples) / frame.sample_rate
+        if previous is None or media_time - previous > 2 * duration:
+            return list(pending)[index:]
+        previous = media_time
+    return []
+
+
+def _join_sub_code(error: JanusError) -> str:
+    return {
+        JANUS_NO_SUCH_ROOM: SubCode.MEETING_NOT_FOUND,
+        JANUS_UNAUTHORIZED: SubCode.MEETING_PASSWORD_INCORRECT,
+    }.get(error.code, SubCode.BOT_ERRORED)

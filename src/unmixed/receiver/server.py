@@ -1,0 +1,145 @@
+"""`AudioReceiver`: accept the bot's connections, validate every message, keep the audio."""
+
+import asyncio
+import json
+import time
+import wave
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TextIO
+
+import pydantic
+import structlog
+from websockets.asyncio.server import Server, ServerConnection, serve
+
+from unmixed.receiver.tracks import ConnectionRecord, ParticipantAudio
+from unmixed.wire.realtime import SAMPLE_RATE, AudioSeparateRawMessage
+
+log = structlog.get_logger(__name__)
+
+
+class AudioReceiver:
+    """A websocket server for `audio_separate_raw.data`, the user's side of the stream.
+
+    `async with AudioReceiver(port=9000, out_dir=Path("out")) as receiver:`
+    serves until the block ends; `receiver.wait_for(...)` waits for a condition
+    on what has arrived, and `write_wavs()` saves one aligned WAV per participant.
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, out_dir: Path | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.out_dir = out_dir
+        self.participants: dict[tuple[str, int], ParticipantAudio] = {}
+        self.connections: list[ConnectionRecord] = []
+        self.invalid_messages: list[str] = []
+        self._server: Server | None = None
+        self._changed = asyncio.Condition()
+        self._events: TextIO | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}/"
+
+    async def start(self) -> None:
+        self._server = await serve(self._serve, self.host, self.port, max_size=2**22)
+        self.port = self._server.sockets[0].getsockname()[1]
+        if self.out_dir is not None and self._events is None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._events = (self.out_dir / "events.jsonl").open("a", encoding="utf-8")
+
+    async def stop(self) -> None:
+        """Close the server and every connection (the bot sees its receiver go away)."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> "AudioReceiver":
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        await self.stop()
+        if self._events is not None:
+            self._events.close()
+            self._events = None
+
+    async def wait_for(self, condition: Callable[[], bool], timeout: float) -> None:
+        """Return as soon as `condition()` holds; TimeoutError after `timeout` seconds."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(condition)
+
+    def participant(self, name: str) -> ParticipantAudio:
+        """The participant called `name` (the only recording, or the latest)."""
+        found = [audio for audio in self.participants.values() if audio.name == name]
+        if not found:
+            raise KeyError(f"no audio from {name!r}; have {[a.name for a in self.participants.values()]}")
+        return found[-1]
+
+    def write_wavs(self, out_dir: Path) -> dict[str, Path]:
+        """One WAV per participant, all the same length, aligned at relative time 0."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        length = max((len(p.timeline()) for p in self.participants.values()), default=0)
+        paths: dict[str, Path] = {}
+        for participant in self.participants.values():
+            path = out_dir / f"{participant.recording_id[:8]}-participant-{participant.id}.wav"
+            with wave.open(str(path), "wb") as wav:
+                wav.setnchannels(1)
+                wav.setsampwidth(2)
+                wav.setframerate(SAMPLE_RATE)
+                wav.writeframes(participant.timeline(length).astype("<i2").tobytes())
+            paths[participant.name or str(participant.id)] = path
+        return paths
+
+    async def _serve(self, socket: ServerConnection) -> None:
+        path = socket.request.path if socket.request is not None else "/"
+        connection = ConnectionRecord(path=path, opened_at=time.time())
+        self.connections.append(connection)
+        await self._notify("connection_opened", path=path)
+        try:
+            async for raw in socket:
+                await self._receive(raw, connection)
+        except Exception as error:
+            log.warning("receiver connection ended abnormally", error=repr(error))
+        finally:
+            connection.closed_at = time.time()
+            await self._notify(
+                "connection_closed", path=path, participant_id=connection.participant_id
+            )
+
+    async def _receive(self, raw: str | bytes, connection: ConnectionRecord) -> None:
+        try:
+            message = AudioSeparateRawMessage.model_validate_json(raw)
+        except pydantic.ValidationError as error:
+            self.invalid_messages.append(str(error))
+            await self._notify("invalid_message", error=str(error))
+            return
+        payload = message.data
+        key = (payload.recording.id, payload.data.participant.id)
+        participant = self.participants.get(key)
+        if participant is None:
+            participant = self.participants[key] = ParticipantAudio(payload.recording.id, message)
+        if connection.participant_id is None:
+            connection.participant_id = participant.id
+            participant.connections.append(connection)
+        arrival = participant.add(message, connection)
+        first = len(connection.arrivals) == 1
+        if first:
+            await self._notify("first_message", participant_id=participant.id,
+                               name=participant.name, relative=arrival.relative)  # fmt: skip
+        else:
+            await self._notify(None)
+
+    async def _notify(self, event: str | None, **fields: Any) -> None:
+        if event is not None and self._events is not None:
+            self._events.write(json.dumps({"event": event, "at": time.time(), **fields}) + "\n")
+            self._events.flush()
+        async with self._changed:
+            self._changed.notify_all()

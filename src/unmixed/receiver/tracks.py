@@ -1,0 +1,100 @@
+"""What arrived for each participant, placed on the recording's timeline."""
+
+import base64
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from unmixed.wire.realtime import SAMPLE_RATE, AudioSeparateRawMessage
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One message as the receiver saw it."""
+
+    arrived_at: float
+    relative: float
+    samples: int
+
+
+@dataclass
+class ConnectionRecord:
+    """One websocket connection from the bot: one participant from unmute to mute."""
+
+    path: str
+    opened_at: float
+    closed_at: float | None = None
+    participant_id: int | None = None
+    arrivals: list[Arrival] = field(default_factory=list)
+
+    @property
+    def first_arrival(self) -> float | None:
+        return self.arrivals[0].arrived_at if self.arrivals else None
+
+
+class ParticipantAudio:
+    """One participant of one recording: identity, connections and the audio itself.
+
+    Audio is kept on the recording's timeline (sample index = relative * 16000),
+    the way Recall's sample receiver pads gaps, so muted time is silence and
+    every participant's audio lines up with every other's.
+    """
+
+    def __init__(self, recording_id: str, message: AudioSeparateRawMessage) -> None:
+        participant = message.data.data.participant
+        self.recording_id = recording_id
+        self.id = participant.id
+        self.name = participant.name
+        self.is_host = participant.is_host
+        self.extra_data = participant.extra_data
+        self.connections: list[ConnectionRecord] = []
+        self.messages = 0
+        self.samples = 0
+        self.last_level_dbfs = -math.inf
+        self._timeline = np.zeros(0, dtype=np.int16)
+        self._end = 0
+
+    def add(self, message: AudioSeparateRawMessage, connection: ConnectionRecord) -> Arrival:
+        data = message.data.data
+        pcm = np.frombuffer(base64.b64decode(data.buffer), dtype="<i2")
+        start = round(data.timestamp.relative * SAMPLE_RATE)
+        if start + len(pcm) > len(self._timeline):
+            grown = np.zeros(max(start + len(pcm), 2 * len(self._timeline)), dtype=np.int16)
+            grown[: len(self._timeline)] = self._timeline
+            self._timeline = grown
+        self._timeline[start : start + len(pcm)] = pcm
+        self._end = max(self._end, start + len(pcm))
+        self.messages += 1
+        self.samples += len(pcm)
+        self.last_level_dbfs = _level_dbfs(pcm)
+        arrival = Arrival(time.time(), data.timestamp.relative, len(pcm))
+        connection.arrivals.append(arrival)
+        return arrival
+
+    @property
+    def seconds(self) -> float:
+        return self.samples / SAMPLE_RATE
+
+    @property
+    def connected(self) -> bool:
+        return any(connection.closed_at is None for connection in self.connections)
+
+    def timeline(self, length: int | None = None) -> np.ndarray:
+        """The audio from relative 0, silence where nothing arrived, padded to `length`."""
+        audio = self._timeline[: self._end]
+        if length is not None and length > self._end:
+            audio = np.concatenate([audio, np.zeros(length - self._end, dtype=np.int16)])
+        return audio
+
+    def between(self, start: float, end: float) -> np.ndarray:
+        """The audio between two relative times, in seconds."""
+        return self.timeline()[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
+
+
+def _level_dbfs(pcm: np.ndarray) -> float:
+    if len(pcm) == 0:
+        return -math.inf
+    rms = float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2)))
+    return 20 * math.log10(rms / 32768) if rms > 0 else -math.inf
