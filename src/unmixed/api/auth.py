@@ -25,11 +25,13 @@ def authenticated_key(
     """The id of the caller's API key; 401 otherwise."""
     key = _presented_key(authorization)
     if key is None:
-        raise ApiProblem(401, "authentication_failed", "send your API key: Authorization: Token <key>")
+        raise ApiProblem(
+            401, "authentication_failed", "send your API key: Authorization: Token <key>"
+        )
     configured = state.settings.api_key
-    if configured and state.configured_key_id is not None:
-        if hmac.compare_digest(key.encode(), configured.encode()):
-            return state.configured_key_id
+    known = state.configured_key_id
+    if configured and known is not None and hmac.compare_digest(key.encode(), configured.encode()):
+        return known
     key_id = state.keys.find(key)
     if key_id is None:
         raise ApiProblem(401, "authentication_failed", "this API key is not valid")

@@ -42,7 +42,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(FieldError)
     async def _field(_: Request, error: FieldError) -> JSONResponse:
-        return _respond(400, ApiError(code="invalid_request", detail=error.detail, field=error.field))
+        return _respond(
+            400, ApiError(code="invalid_request", detail=error.detail, field=error.field)
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -55,5 +57,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, error: HTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
         return _respond(
-            error.status_code, ApiError(code=code, detail=str(error.detail)), dict(error.headers or {})
+            error.status_code,
+            ApiError(code=code, detail=str(error.detail)),
+            dict(error.headers or {}),
         )

@@ -21,7 +21,9 @@ router = APIRouter(prefix="/api/v1")
 State = Annotated[ServiceState, Depends(service_state)]
 
 
-def route(method: str, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def route(
+    method: str, path: str, **options: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register `path` and `path/` for one endpoint; only the slashed one is documented."""
 
     def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
@@ -37,7 +39,9 @@ async def create_bot(request: BotCreate, key_id: ApiKeyId, state: State) -> Bot:
     meeting = request.parsed_meeting_url()
     request.check_realtime_endpoints()
     bot = await asyncio.to_thread(state.bots.create, request, meeting, key_id)
-    delay = 0.0 if request.join_at is None else (request.join_at - datetime.now(UTC)).total_seconds()
+    delay = (
+        0.0 if request.join_at is None else (request.join_at - datetime.now(UTC)).total_seconds()
+    )
     state.dispatcher.dispatch(bot.id, delay=max(0.0, delay))
     return bot
 

@@ -6,8 +6,8 @@ from types import TracebackType
 import uvicorn
 
 from unmixed.api.app import create_app
-from unmixed.settings import Settings
 from unmixed.net import free_port
+from unmixed.settings import Settings
 
 
 class ApiServer:

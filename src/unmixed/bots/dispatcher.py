@@ -42,9 +42,12 @@ class LocalDispatcher:
         if delay:
             await asyncio.sleep(delay)
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "unmixed.bots.runner", bot_id,
+            sys.executable,
+            "-m",
+            "unmixed.bots.runner",
+            bot_id,
             env={**os.environ, "UNMIXED_DATABASE_URL": self._database_url},
-        )  # fmt: skip
+        )
         self._processes[bot_id] = process
         log.info("bot process started", bot=bot_id, pid=process.pid)
         exit_code = await process.wait()

@@ -140,7 +140,9 @@ class BotRun:
             audio_separate=ObjectRef(id=artifact.id or "", metadata=artifact.metadata),
             recording_started=self._recording.started_at,
         )
-        self._delivery = AudioSeparateDelivery(self._bot.recording_config.realtime_endpoints, context)
+        self._delivery = AudioSeparateDelivery(
+            self._bot.recording_config.realtime_endpoints, context
+        )
 
     def _start_audio(self, key: str) -> None:
         participant = self._directory.get(key)
@@ -161,7 +163,9 @@ class BotRun:
         self._delivery.stop(participant.id)
         log.info("audio stopped", participant=participant.id)
 
-    async def _status(self, code: str, sub_code: str | None = None, message: str | None = None) -> None:
+    async def _status(
+        self, code: str, sub_code: str | None = None, message: str | None = None
+    ) -> None:
         log.info("status", code=code, sub_code=sub_code)
         await asyncio.to_thread(self._bots.change_status, self._bot.id, code, sub_code, message)
 

@@ -47,7 +47,10 @@ class AudioSeparateDelivery:
     ) -> None:
         self._context = context
         self._endpoints = [
-            (ObjectRef(id=endpoint.id or "", metadata=endpoint.metadata), EndpointHealth(endpoint.url))
+            (
+                ObjectRef(id=endpoint.id or "", metadata=endpoint.metadata),
+                EndpointHealth(endpoint.url),
+            )
             for endpoint in endpoints
             if AUDIO_SEPARATE_RAW_DATA in endpoint.events
         ]
@@ -105,7 +108,9 @@ class AudioSeparateDelivery:
         waits = [asyncio.ensure_future(connection.wait_closed()) for connection in self._closing]
         _, not_done = await asyncio.wait(waits, timeout=drain_seconds)
         if not_done:
-            log.warning("receivers did not take all audio before the bot finished",
-                        connections=len(not_done))  # fmt: skip
+            log.warning(
+                "receivers did not take all audio before the bot finished",
+                connections=len(not_done),
+            )
         for connection in self._closing:
             connection.abandon()

@@ -98,22 +98,34 @@ class ReceiverConnection:
                         await self._pump(socket)
                 except (*_CONNECT_ERRORS, websockets.ConnectionClosed) as error:
                     if self.sent > sent_before:
-                        log.warning("receiver closed the connection, reconnecting",
-                                    connection=self._label, error=str(error))  # fmt: skip
+                        log.warning(
+                            "receiver closed the connection, reconnecting",
+                            connection=self._label,
+                            error=str(error),
+                        )
                         continue
                     attempts += 1
                     if attempts >= self._max_attempts:
                         self._health.give_up(f"{attempts} connection attempts failed: {error}")
                         break
-                    log.warning("receiver unreachable, retrying", connection=self._label,
-                                attempt=attempts, error=str(error), buffered=len(self._buffer))  # fmt: skip
+                    log.warning(
+                        "receiver unreachable, retrying",
+                        connection=self._label,
+                        attempt=attempts,
+                        error=str(error),
+                        buffered=len(self._buffer),
+                    )
                     await asyncio.sleep(self._retry_seconds)
         finally:
             self.dropped += len(self._buffer)
             self._buffer.clear()
             if self.dropped:
-                log.warning("audio messages dropped", connection=self._label,
-                            dropped=self.dropped, sent=self.sent)  # fmt: skip
+                log.warning(
+                    "audio messages dropped",
+                    connection=self._label,
+                    dropped=self.dropped,
+                    sent=self.sent,
+                )
 
     async def _pump(self, socket: ClientConnection) -> None:
         """Write the buffer out as it fills; return once finished and empty."""

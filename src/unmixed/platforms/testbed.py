@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,7 +86,9 @@ class Subscription:
         )
         await self._peer.setLocalDescription(await self._peer.createAnswer())
         answer = self._peer.localDescription
-        await self._handle.request({"request": "start"}, jsep={"type": answer.type, "sdp": answer.sdp})
+        await self._handle.request(
+            {"request": "start"}, jsep={"type": answer.type, "sdp": answer.sdp}
+        )
         await self._handle.trickle_done()
 
     def _on_track(self, track: MediaStreamTrack) -> None:
@@ -133,6 +136,7 @@ class TestbedAdapter(MeetingAdapter):
         self._feeds: dict[int, FeedAudio] = {}
         self._subscriptions: dict[int, Subscription] = {}
         self._listener: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     async def join(self, bot_name: str) -> None:
         use_loopback_ice()
@@ -234,7 +238,12 @@ class TestbedAdapter(MeetingAdapter):
             self._feeds[feed] = FeedAudio()
             subscription = Subscription(self, feed)
             self._subscriptions[feed] = subscription
-            asyncio.create_task(self._subscribe(subscription), name=f"subscribe-{feed}")
+            self._in_background(self._subscribe(subscription))
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _subscribe(self, subscription: Subscription) -> None:
         assert self._session is not None
@@ -248,7 +257,7 @@ class TestbedAdapter(MeetingAdapter):
         subscription = self._subscriptions.pop(feed, None)
         if subscription is None:
             return
-        asyncio.create_task(subscription.stop())
+        self._in_background(subscription.stop())
         audio = self._feeds.pop(feed, FeedAudio())
         if audio.flowing:
             self._emit(AudioStopped(str(feed)))

@@ -27,7 +27,9 @@ class AudioReceiver:
     on what has arrived, and `write_wavs()` saves one aligned WAV per participant.
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, out_dir: Path | None = None) -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, out_dir: Path | None = None
+    ) -> None:
         self.host = host
         self.port = port
         self.out_dir = out_dir
@@ -80,7 +82,9 @@ class AudioReceiver:
         """The participant called `name` (the only recording, or the latest)."""
         found = [audio for audio in self.participants.values() if audio.name == name]
         if not found:
-            raise KeyError(f"no audio from {name!r}; have {[a.name for a in self.participants.values()]}")
+            raise KeyError(
+                f"no audio from {name!r}; have {[a.name for a in self.participants.values()]}"
+            )
         return found[-1]
 
     def write_wavs(self, out_dir: Path) -> dict[str, Path]:
@@ -132,8 +136,12 @@ class AudioReceiver:
         arrival = participant.add(message, connection)
         first = len(connection.arrivals) == 1
         if first:
-            await self._notify("first_message", participant_id=participant.id,
-                               name=participant.name, relative=arrival.relative)  # fmt: skip
+            await self._notify(
+                "first_message",
+                participant_id=participant.id,
+                name=participant.name,
+                relative=arrival.relative,
+            )
         else:
             await self._notify(None)
 

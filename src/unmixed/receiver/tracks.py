@@ -29,6 +29,13 @@ class ConnectionRecord:
     participant_id: int | None = None
     arrivals: list[Arrival] = field(default_factory=list)
 
+    def span(self) -> tuple[float, float]:
+        """Relative times of the first and the last sample it carried ((0, 0) if none)."""
+        if not self.arrivals:
+            return 0.0, 0.0
+        last = self.arrivals[-1]
+        return self.arrivals[0].relative, last.relative + last.samples / SAMPLE_RATE
+
     @property
     def first_arrival(self) -> float | None:
         return self.arrivals[0].arrived_at if self.arrivals else None

@@ -102,7 +102,9 @@ class JanusSession:
         self._handles[handle.id] = handle
         return handle
 
-    async def send(self, handle_id: int, body: JsonObject, *, ack_defers: bool = True) -> JsonObject:
+    async def send(
+        self, handle_id: int, body: JsonObject, *, ack_defers: bool = True
+    ) -> JsonObject:
         """Send a handle-level request and return Janus's answer.
 
         With `ack_defers`, an `ack` means the answer comes later on the long-poll

@@ -85,7 +85,12 @@ class TestbedMeeting:
         await participant.join()
         await participant.publish(muted=spec.muted_at(spec.join_at))
         changes = sorted(
-            {moment for interval in spec.muted for moment in interval if spec.join_at < moment < end}
+            {
+                moment
+                for interval in spec.muted
+                for moment in interval
+                if spec.join_at < moment < end
+            }
         )
         for moment in changes:
             await self._until(moment)

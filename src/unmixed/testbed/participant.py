@@ -25,6 +25,8 @@ class ParticipantLog:
     left_at: float | None = None
     mutes: list[float] = field(default_factory=list)
     unmutes: list[float] = field(default_factory=list)
+    audio_on: list[float] = field(default_factory=list)
+    """Each moment the room could start hearing them: an unmuted publish, an unmute."""
 
 
 class SyntheticParticipant:
@@ -71,6 +73,8 @@ class SyntheticParticipant:
         )
         await handle.trickle_done()
         self.log.published_at = time.time()
+        if not muted:
+            self.log.audio_on.append(self.log.published_at)
 
     async def mute(self) -> None:
         await self._moderate(mute=True)
@@ -79,6 +83,7 @@ class SyntheticParticipant:
     async def unmute(self) -> None:
         await self._moderate(mute=False)
         self.log.unmutes.append(time.time())
+        self.log.audio_on.append(self.log.unmutes[-1])
 
     async def _moderate(self, *, mute: bool) -> None:
         await self._require_handle().request(

@@ -123,10 +123,15 @@ class JanusServer:
         environment = {**os.environ, "LD_PRELOAD": str(loopback_shim())}
         with self.log_path.open("wb") as log:
             self._process = await asyncio.create_subprocess_exec(
-                "janus", "-F", str(folder), "--disable-colors",
-                stdout=log, stderr=subprocess.STDOUT, env=environment,
+                "janus",
+                "-F",
+                str(folder),
+                "--disable-colors",
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=environment,
                 start_new_session=True,
-            )  # fmt: skip
+            )
         await self._wait_until_ready()
 
     async def _wait_until_ready(self) -> None:

@@ -104,7 +104,9 @@ class BotCreate(WireModel):
             if AUDIO_EVENTS.intersection(endpoint.events) and not endpoint.url.startswith(
                 ("ws://", "wss://")
             ):
-                raise FieldError(f"{where}.url", "audio is streamed over websockets: use ws:// or wss://")
+                raise FieldError(
+                    f"{where}.url", "audio is streamed over websockets: use ws:// or wss://"
+                )
 
 
 class StatusChange(WireModel):

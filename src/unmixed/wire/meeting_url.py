@@ -75,7 +75,9 @@ def _zoom_app_link(query: dict[str, str]) -> MeetingUrl:
     meeting_id = query.get("confno", "")
     if not meeting_id.isdigit():
         raise MeetingUrlError("a zoommtg:// link needs a numeric confno")
-    return MeetingUrl(meeting_id=meeting_id, meeting_password=query.get("pwd"), platform=Platform.ZOOM)
+    return MeetingUrl(
+        meeting_id=meeting_id, meeting_password=query.get("pwd"), platform=Platform.ZOOM
+    )
 
 
 def _google_meet(path: str) -> MeetingUrl:

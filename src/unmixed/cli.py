@@ -1,0 +1,124 @@
+"""The `unmixed` command."""
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from unmixed.logs import configure_logging
+from unmixed.settings import Settings
+
+app = typer.Typer(
+    help="unmixed: meeting bots that stream each participant's audio separately.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+console = Console(stderr=True)
+
+
+def _run_until_signalled(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work`; SIGTERM and Ctrl-C cancel it, so its cleanup (`finally`, `async with`) runs."""
+
+    async def main() -> None:
+        task = asyncio.create_task(work)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Serve the HTTP API (Recall-compatible /api/v1/bot/...)."""
+    import uvicorn
+
+    from unmixed.api import create_app
+
+    configure_logging(process="api")
+    uvicorn.run(create_app(Settings()), host=host, port=port, log_config=None)
+
+
+@keys_app.command("create")
+def create_key(label: Annotated[str, typer.Option(help="A note to remember it by.")] = "") -> None:
+    """Make an API key; it is shown once and stored only as a hash."""
+    from unmixed.store import ApiKeys, open_database
+
+    settings = Settings()
+    key = ApiKeys(open_database(settings.resolved_database_url(), migrate=True)).create(label)
+    typer.echo(key)
+
+
+@app.command()
+def testbed(
+    scenario_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+) -> None:
+    """Start a local meeting and play SCENARIO_FILE in it.
+
+    Prints one JSON line, {"meeting_url": ...}, as soon as the room is live,
+    then exits 0 when the scenario is over.
+    """
+    from unmixed.testbed.meeting import TestbedMeeting
+    from unmixed.testbed.scenario import Scenario
+    from unmixed.testbed.server import JanusServer
+
+    configure_logging(process="testbed")
+    scenario = Scenario.load(scenario_file)
+
+    async def play() -> None:
+        async with JanusServer() as janus, TestbedMeeting(janus.url, scenario) as meeting:
+            sys.stdout.write(json.dumps({"meeting_url": meeting.meeting_url}) + "\n")
+            sys.stdout.flush()
+            await meeting.play()
+
+    _run_until_signalled(play())
+
+
+@app.command()
+def receive(
+    port: Annotated[int, typer.Option(help="Port for the websocket server.")] = 9000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    out: Annotated[Path, typer.Option(help="Where WAVs and events.jsonl go.")] = Path("received"),
+) -> None:
+    """Receive per-participant audio: a live table now, aligned WAVs when stopped."""
+    from unmixed.receiver.live import receive_live
+
+    configure_logging(process="receiver")
+    _run_until_signalled(receive_live(host, port, out, console))
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Where WAVs and events.jsonl go.")] = Path("out/demo"),
+) -> None:
+    """A local meeting, three speakers, one bot, one receiver: the whole product in 30 s."""
+    from unmixed.demo import run_demo
+
+    configure_logging(process="demo")
+    asyncio.run(run_demo(out, Console()))
+
+
+@app.command()
+def bench(
+    participants: Annotated[int, typer.Option(min=1, max=30, help="Speaking participants.")] = 5,
+    seconds: Annotated[float, typer.Option(min=5, help="How long they speak.")] = 20.0,
+) -> None:
+    """Measure latency, the bot's CPU and memory, and unmute-to-first-message time."""
+    from unmixed.bench import run_bench
+
+    configure_logging(process="bench")
+    asyncio.run(run_bench(participants, seconds, Console()))

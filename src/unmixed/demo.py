@@ -1,0 +1,139 @@
+"""`unmixed demo`: three people talk in a local meeting; a bot streams each one separately."""
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from unmixed.local import FINISHED, local_stack
+from unmixed.receiver import AudioReceiver, ConnectionRecord, ParticipantAudio
+from unmixed.testbed.meeting import TestbedMeeting
+from unmixed.testbed.participant import ParticipantLog
+from unmixed.testbed.scenario import Scenario, ScenarioParticipant
+from unmixed.testbed.speech import synthesize
+from unmixed.wire.status import StatusCode
+
+
+@dataclass(frozen=True)
+class Speaker:
+    name: str
+    voice: str
+    sentence: str
+
+
+SPEAKERS = (
+    Speaker("Alice", "en-us+f3", "Good morning everyone, let's review the launch plan."),
+    Speaker("Bob", "en-gb+m3", "The servers are ready and the tests are green."),
+    Speaker("Carol", "en-us+f5", "I will send the customer notes after this call."),
+)
+DURATION = 16.0
+
+
+def demo_scenario(voices_dir: Path) -> Scenario:
+    """Alice hosts from the start; Bob joins muted and unmutes; Carol joins late, leaves early."""
+    paths = {
+        s.name: synthesize(s.sentence, s.voice, voices_dir / f"{s.name}.wav") for s in SPEAKERS
+    }
+    return Scenario(
+        participants=[
+            ScenarioParticipant(name="Alice", is_host=True, audio=paths["Alice"], leave_at=14),
+            ScenarioParticipant(
+                name="Bob",
+                audio=paths["Bob"],
+                join_at=0.5,
+                leave_at=14,
+                muted=[(0.5, 4.0), (8.0, 10.0)],
+            ),
+            ScenarioParticipant(name="Carol", audio=paths["Carol"], join_at=3.0, leave_at=12),
+        ],
+        duration=DURATION,
+    )
+
+
+async def run_demo(out_dir: Path, console: Console) -> None:
+    with tempfile.TemporaryDirectory(prefix="unmixed-demo-") as work:
+        scenario = demo_scenario(Path(work))
+        async with local_stack(Path(work), out_dir) as stack:
+            console.print(
+                f"[bold]Janus[/] {stack.janus.url}   [bold]API[/] {stack.api.url}   "
+                f"[bold]receiver[/] {stack.receiver.url}"
+            )
+            async with TestbedMeeting(stack.janus.url, scenario) as meeting:
+                console.print(f"[bold]meeting[/] {meeting.meeting_url}")
+                bot = await stack.send_bot(meeting.meeting_url, bot_name="unmixed demo")
+                console.print(
+                    f"[bold]bot[/] {bot.id} is {bot.status_changes[-1].code}; "
+                    f"the meeting plays for {DURATION:.0f} s"
+                )
+                await meeting.play()
+                logs = {name: p.log for name, p in meeting.participants.items()}
+            bot = await stack.client.wait_for_status(bot.id, FINISHED, timeout=60)
+            wavs = stack.receiver.write_wavs(out_dir)
+            console.print(
+                "status_changes: "
+                + " -> ".join(
+                    f"{c.code}" + (f" ({c.sub_code})" if c.sub_code else "")
+                    for c in bot.status_changes
+                )
+            )
+            console.print(_summary(stack.receiver, logs))
+            for name, path in wavs.items():
+                console.print(f"  {name}: {path}")
+            console.print(f"  events: {out_dir / 'events.jsonl'}")
+            if bot.status_changes[-1].code != StatusCode.DONE:
+                raise RuntimeError(f"the bot ended in {bot.status_changes[-1].code}")
+
+
+def _summary(receiver: AudioReceiver, logs: dict[str, ParticipantLog]) -> Table:
+    sentences = {speaker.name: speaker.sentence for speaker in SPEAKERS}
+    table = Table(title="What each participant said, as the receiver got it")
+    for column in (
+        "id",
+        "name",
+        "said",
+        "messages",
+        "seconds",
+        "connections (relative s)",
+        "first audio after unmute",
+    ):
+        table.add_column(column)
+    for participant in sorted(receiver.participants.values(), key=lambda p: p.id):
+        name = participant.name or ""
+        spans = ", ".join(
+            f"{start:.2f}-{end:.2f}"
+            for start, end in map(ConnectionRecord.span, participant.connections)
+            if end
+        )
+        table.add_row(
+            str(participant.id),
+            name,
+            sentences.get(name, ""),
+            str(participant.messages),
+            f"{participant.seconds:.2f}",
+            spans,
+            _first_audio_latency(participant, logs.get(name)),
+        )
+    return table
+
+
+def _first_audio_latency(participant: ParticipantAudio, log: ParticipantLog | None) -> str:
+    """Per connection: from the moment the participant's audio was switched on
+    (publish, or unmute) to the receiver's first message of that connection."""
+    if log is None:
+        return ""
+    return ", ".join(
+        f"{latency * 1000:.0f} ms" for latency in first_audio_latencies(participant, log)
+    )
+
+
+def first_audio_latencies(participant: ParticipantAudio, log: ParticipantLog) -> list[float]:
+    """Seconds from each switch-on to the first message of the connection it opened."""
+    latencies = []
+    for connection in participant.connections:
+        first = connection.first_arrival
+        before = [moment for moment in log.audio_on if first is not None and moment <= first]
+        if first is not None and before:
+            latencies.append(first - before[-1])
+    return latencies
