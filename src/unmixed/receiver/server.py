@@ -134,8 +134,8 @@ class AudioReceiver:
             connection.participant_id = participant.id
             participant.connections.append(connection)
         arrival = participant.add(message, connection)
-        first = len(connection.arrivals) == 1
-        if first:
+        if len(connection.arrivals) == 1:
+            connection.first_message = json.loads(raw)
             await self._notify(
                 "first_message",
                 participant_id=participant.id,

@@ -3,7 +3,9 @@
 import base64
 import math
 import time
+from datetime import datetime
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +18,8 @@ class Arrival:
 
     arrived_at: float
     relative: float
+    captured_at: float
+    """The message's `absolute` timestamp, as Unix time."""
     samples: int
 
 
@@ -28,6 +32,8 @@ class ConnectionRecord:
     closed_at: float | None = None
     participant_id: int | None = None
     arrivals: list[Arrival] = field(default_factory=list)
+    first_message: dict[str, Any] | None = None
+    """The first message exactly as received (JSON-decoded), buffer included."""
 
     def span(self) -> tuple[float, float]:
         """Relative times of the first and the last sample it carried ((0, 0) if none)."""
@@ -76,7 +82,8 @@ class ParticipantAudio:
         self.messages += 1
         self.samples += len(pcm)
         self.last_level_dbfs = _level_dbfs(pcm)
-        arrival = Arrival(time.time(), data.timestamp.relative, len(pcm))
+        captured_at = datetime.fromisoformat(data.timestamp.absolute).timestamp()
+        arrival = Arrival(time.time(), data.timestamp.relative, captured_at, len(pcm))
         connection.arrivals.append(arrival)
         return arrival
 
