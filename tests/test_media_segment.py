@@ -1,0 +1,57 @@
+"""The media path: 48 kHz stereo in, 16 kHz mono out, on a timeline with no holes."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from tests.audio import dominant_frequency
+from unmixed.media import AudioSegment
+from unmixed.platforms.base import PcmFrame
+
+RATE = 48_000
+FRAME = 960
+
+
+def stereo_tone(start_sample: int, hz: float = 1000.0) -> np.ndarray:
+    t = (start_sample + np.arange(FRAME)) / RATE
+    mono = (0.5 * 32767 * np.sin(2 * np.pi * hz * t)).astype(np.int16)
+    return np.stack([mono, mono], axis=1)
+
+
+def feed(segment: AudioSegment, frame_numbers: list[int], origin: float = 1000.0) -> list:
+    chunks = []
+    for number in frame_numbers:
+        frame = PcmFrame(stereo_tone(number * FRAME), RATE, origin + number * FRAME / RATE)
+        chunk = segment.push(frame)
+        if chunk is not None:
+            chunks.append(chunk)
+    tail = segment.flush()
+    return [*chunks, tail] if tail is not None else chunks
+
+
+def test_output_is_16khz_mono_and_continuous() -> None:
+    chunks = feed(AudioSegment(), list(range(100)))
+    for previous, current in itertools.pairwise(chunks):
+        assert current.captured_at == pytest.approx(
+            previous.captured_at + previous.duration, abs=1e-9
+        )
+    assert chunks[0].captured_at == 1000.0
+    audio = np.frombuffer(b"".join(c.pcm for c in chunks), dtype="<i2")
+    assert len(audio) == pytest.approx(100 * FRAME / 3, abs=2)
+    assert dominant_frequency(audio[1000:]) == pytest.approx(1000, abs=2)
+
+
+def test_lost_packets_become_silence_of_the_right_length() -> None:
+    frames = [n for n in range(100) if not 40 <= n < 50]
+    chunks = feed(AudioSegment(), frames)
+    audio = np.frombuffer(b"".join(c.pcm for c in chunks), dtype="<i2")
+    assert len(audio) == pytest.approx(100 * FRAME / 3, abs=2), "the gap is filled, not skipped"
+    gap = audio[(40 * 320) + 100 : (50 * 320) - 100]
+    assert np.abs(gap).max() < 50
+
+
+def test_late_duplicate_frames_are_dropped() -> None:
+    chunks = feed(AudioSegment(), [0, 1, 2, 3, 2, 4, 5])
+    total = sum(c.samples for c in chunks)
+    assert total == pytest.approx(6 * FRAME / 3, abs=2)
