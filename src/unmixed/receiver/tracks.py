@@ -3,8 +3,8 @@
 import base64
 import math
 import time
-from datetime import datetime
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
