@@ -10,8 +10,8 @@ from unmixed.wire.status import SubCode
 
 @dataclass(frozen=True)
 class LeaveDeadline:
-    at: float
-    """On the monotonic clock."""
+    at: float | None
+    """On the monotonic clock (the event loop's); None: no deadline."""
     sub_code: str
 
 
@@ -49,4 +49,4 @@ class PresenceRules:
                 max(self._empty_since + rule.timeout, active_from),
                 SubCode.TIMEOUT_EXCEEDED_EVERYONE_LEFT,
             )
-        return LeaveDeadline(float("inf"), "")
+        return LeaveDeadline(None, "")

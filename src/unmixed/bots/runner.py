@@ -8,7 +8,6 @@ to the store the moment it happens.
 import asyncio
 import signal
 import sys
-import time
 
 import structlog
 
@@ -54,10 +53,14 @@ class BotRun:
         self._recording: RecordingRef | None = None
         self._delivery: AudioSeparateDelivery | None = None
         self._presence = PresenceRules(bot.automatic_leave)
-        self._leave_requested = asyncio.Event()
+        self._leave_requested = False
+        self._waiting: asyncio.Timeout | None = None
 
     def request_leave(self) -> None:
-        self._leave_requested.set()
+        """Leave the call soon (SIGTERM, or `leave_call`): wakes `_attend` at once."""
+        self._leave_requested = True
+        if self._waiting is not None:
+            self._waiting.reschedule(asyncio.get_running_loop().time())
 
     async def run(self) -> None:
         await self._status(StatusCode.JOINING_CALL)
@@ -78,30 +81,26 @@ class BotRun:
         await self._status(StatusCode.DONE)
 
     async def _attend(self) -> str:
-        """Handle meeting events until the bot has a reason to be out; return that reason."""
-        leave = asyncio.create_task(self._leave_requested.wait())
-        next_event = asyncio.create_task(self._adapter.next_event())
-        try:
-            while True:
-                deadline = self._presence.deadline()
-                timeout = max(0.0, deadline.at - time.monotonic())
-                await asyncio.wait(
-                    {leave, next_event},
-                    timeout=None if timeout == float("inf") else timeout,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                if leave.done():
-                    return SubCode.BOT_RECEIVED_LEAVE_CALL
-                if not next_event.done():
-                    return deadline.sub_code
-                event = next_event.result()
-                if isinstance(event, MeetingEnded):
-                    return event.sub_code
-                await self._handle(event)
-                next_event = asyncio.create_task(self._adapter.next_event())
-        finally:
-            leave.cancel()
-            next_event.cancel()
+        """Handle meeting events until the bot has a reason to be out; return that reason.
+
+        One `asyncio.timeout_at` per wait, rather than a task per event, keeps
+        the cost of each of the hundreds of events a second low.
+        """
+        while not self._leave_requested:
+            deadline = self._presence.deadline()
+            try:
+                async with asyncio.timeout_at(deadline.at) as self._waiting:
+                    event = await self._adapter.next_event()
+            except TimeoutError:
+                if self._leave_requested:
+                    break
+                return deadline.sub_code
+            finally:
+                self._waiting = None
+            if isinstance(event, MeetingEnded):
+                return event.sub_code
+            await self._handle(event)
+        return SubCode.BOT_RECEIVED_LEAVE_CALL
 
     async def _handle(self, event: MeetingEvent) -> None:
         match event:

@@ -1,5 +1,8 @@
 """One websocket connection to a receiver, fed through a bounded buffer.
 
+Compression stays off: base64 PCM barely shrinks, and deflating every 20 ms
+message was the bot's single largest cost after Opus decoding.
+
 The producer (the bot's audio path) never waits for the network: `send` only
 appends to a buffer. A task of the connection's own connects, writes, and when
 the receiver is unreachable keeps retrying every 3 s, as Recall does, while the
@@ -93,7 +96,9 @@ class ReceiverConnection:
             while not (self._finishing and not self._buffer) and not self._health.failed:
                 sent_before = self.sent
                 try:
-                    async with connect(self._health.url, open_timeout=5, close_timeout=2) as socket:
+                    async with connect(
+                        self._health.url, open_timeout=5, close_timeout=2, compression=None
+                    ) as socket:
                         attempts = 0
                         await self._pump(socket)
                 except (*_CONNECT_ERRORS, websockets.ConnectionClosed) as error:

@@ -99,6 +99,8 @@ class AudioSegment:
 
 
 def _downmix(samples: np.ndarray) -> np.ndarray:
+    """Average the channels in integers (numpy's float `mean` costs several times more)."""
     if samples.ndim == 1 or samples.shape[1] == 1:
         return samples.reshape(-1).astype(np.int16, copy=False)
-    return samples.mean(axis=1).round().astype(np.int16)
+    total = samples.sum(axis=1, dtype=np.int32)
+    return (total // samples.shape[1]).astype(np.int16)

@@ -13,7 +13,7 @@ Metadata = Annotated[
 
 def iso_utc(moment: datetime) -> str:
     """Render a moment the way Recall does: ISO 8601, microseconds, a `Z` suffix."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 UtcDateTime = Annotated[datetime, PlainSerializer(iso_utc, return_type=str)]
