@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtp import RtpPacket
 
 from unmixed.platforms.base import (
     AudioReceived,
@@ -30,7 +31,7 @@ from unmixed.platforms.base import (
     PcmFrame,
     RecordingPermission,
 )
-from unmixed.platforms.low_latency_audio import receive_audio_immediately
+from unmixed.platforms.rtp_tap import OPUS_RATE, OpusDecoder, tap_receiver
 from unmixed.testbed.janus import JanusError, JanusHandle, JanusSession, JanusUnreachable
 from unmixed.testbed.loopback import use_loopback_ice
 from unmixed.testbed.room import Display, RoomAddress
@@ -64,7 +65,7 @@ class Subscription:
         self.feed = feed
         self._handle: JanusHandle | None = None
         self._peer: RTCPeerConnection | None = None
-        self._reader: asyncio.Task[None] | None = None
+        self._decoder = OpusDecoder()
         self._anchor: float | None = None
 
     async def start(self, session: JanusSession, join_fields: dict[str, object]) -> None:
@@ -96,26 +97,19 @@ class Subscription:
             return
         for transceiver in self._peer.getTransceivers():
             if transceiver.receiver.track is track:
-                receive_audio_immediately(transceiver.receiver)
-        self._reader = asyncio.create_task(self._read(track), name=f"feed-{self.feed}")
+                tap_receiver(transceiver.receiver, self._on_packet)
 
-    async def _read(self, track: MediaStreamTrack) -> None:
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            arrived = time.time()
-            media_seconds = float(frame.pts * frame.time_base)
-            if self._anchor is None:
-                self._anchor = arrived - media_seconds
-            samples = frame.to_ndarray().reshape(-1, len(frame.layout.channels))
-            pcm = PcmFrame(samples, frame.sample_rate, self._anchor + media_seconds)
-            self._adapter.on_frame(self.feed, media_seconds, pcm)
+    def _on_packet(self, packet: RtpPacket) -> None:
+        arrived = time.time()
+        media_seconds, samples = self._decoder.decode(packet)
+        if len(samples) == 0:
+            return
+        if self._anchor is None:
+            self._anchor = arrived - media_seconds
+        pcm = PcmFrame(samples.reshape(-1, 1), OPUS_RATE, self._anchor + media_seconds)
+        self._adapter.on_frame(self.feed, media_seconds, pcm)
 
     async def stop(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
         if self._peer is not None:
             await self._peer.close()
         if self._handle is not None:

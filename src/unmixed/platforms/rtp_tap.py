@@ -1,0 +1,67 @@
+"""Take Opus packets straight off an aiortc receiver and decode them ourselves.
+
+aiortc's own audio path suits playback, not a bot that forwards audio in real
+time: its jitter buffer holds every packet until four more have arrived (80 ms),
+and each frame then hops to a decoder thread and back to the event loop. Here
+the receiver's jitter buffer is swapped for a tap that hands every in-order
+packet to `on_packet` at once and gives aiortc's decoder nothing; lost packets
+stay gaps, which the media timeline turns into silence of the right length.
+"""
+
+from collections.abc import Callable
+
+import av
+import numpy as np
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
+from aiortc.rtp import RtpPacket
+from aiortc.utils import uint16_gt
+
+OPUS_RATE = 48_000
+"""Opus's RTP clock rate, whatever rate the audio was captured at."""
+
+
+class RtpTap:
+    """Stands in for aiortc's `JitterBuffer`: sees each packet once, in order, now."""
+
+    def __init__(self, on_packet: Callable[[RtpPacket], None]) -> None:
+        self._on_packet = on_packet
+        self._last_sequence: int | None = None
+
+    def add(self, packet: RtpPacket) -> tuple[bool, None]:
+        sequence = packet.sequence_number
+        if self._last_sequence is None or uint16_gt(sequence, self._last_sequence):
+            self._last_sequence = sequence
+            self._on_packet(packet)
+        return False, None
+
+
+def tap_receiver(receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None]) -> None:
+    """Route the receiver's packets to `on_packet`; call on `track`, before the first packet."""
+    receiver._RTCRtpReceiver__jitter_buffer = RtpTap(on_packet)  # type: ignore[attr-defined]
+
+
+class OpusDecoder:
+    """Opus packets to mono 16-bit PCM at 48 kHz, each with its place on the RTP clock."""
+
+    def __init__(self) -> None:
+        self._codec = av.CodecContext.create("libopus", "r")
+        self._codec.sample_rate = OPUS_RATE
+        self._codec.layout = "mono"
+        self._codec.format = "s16"
+        self._origin: int | None = None
+        self._last_timestamp = 0
+        self._elapsed = 0
+
+    def decode(self, packet: RtpPacket) -> tuple[float, np.ndarray]:
+        """(seconds on this stream's RTP clock, samples) for one packet."""
+        if self._origin is None:
+            self._origin = self._last_timestamp = packet.timestamp
+        step = (packet.timestamp - self._last_timestamp) & 0xFFFFFFFF
+        self._elapsed += step if step < 2**31 else step - 2**32
+        self._last_timestamp = packet.timestamp
+        pcm = [
+            frame.to_ndarray().reshape(-1)
+            for frame in self._codec.decode(av.Packet(packet.payload))
+        ]
+        samples = pcm[0] if len(pcm) == 1 else np.concatenate(pcm) if pcm else np.zeros(0, np.int16)
+        return self._elapsed / OPUS_RATE, samples
