@@ -9,7 +9,7 @@ receiver (or one participant's backlog) holds up nobody else.
 import asyncio
 import base64
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
 
@@ -46,6 +46,7 @@ class AudioSeparateDelivery:
         context: StreamContext,
     ) -> None:
         self._context = context
+        self._recording_started_at = context.recording_started.timestamp()
         self._endpoints = [
             (
                 ObjectRef(id=endpoint.id or "", metadata=endpoint.metadata),
@@ -74,9 +75,7 @@ class AudioSeparateDelivery:
         participant, connections = opened
         data = AudioData(
             buffer=base64.b64encode(chunk.pcm).decode("ascii"),
-            timestamp=Timestamp.at(
-                datetime.fromtimestamp(chunk.captured_at, UTC), self._context.recording_started
-            ),
+            timestamp=Timestamp.at(chunk.captured_at, self._recording_started_at),
             participant=participant,
         )
         for (endpoint, _), connection in zip(self._endpoints, connections, strict=True):

@@ -13,7 +13,9 @@ Metadata = Annotated[
 
 def iso_utc(moment: datetime) -> str:
     """Render a moment the way Recall does: ISO 8601, microseconds, a `Z` suffix."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 UtcDateTime = Annotated[datetime, PlainSerializer(iso_utc, return_type=str)]

@@ -5,7 +5,7 @@ here is typed as strictly as that receiver expects: integer participant ids,
 boolean `is_host`, a string `absolute`, `{id, metadata}` on every reference.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt
@@ -34,10 +34,11 @@ class Timestamp(WireModel):
     absolute: str = Field(description="ISO 8601 UTC, e.g. 2026-11-24T10:00:12.340000Z.")
 
     @classmethod
-    def at(cls, moment: datetime, recording_started: datetime) -> "Timestamp":
+    def at(cls, captured_at: float, recording_started_at: float) -> "Timestamp":
+        """The timestamp of a sample captured at Unix time `captured_at`."""
         return cls(
-            relative=round((moment - recording_started).total_seconds(), 6),
-            absolute=iso_utc(moment),
+            relative=round(captured_at - recording_started_at, 6),
+            absolute=iso_utc(datetime.fromtimestamp(captured_at, UTC)),
         )
 
 
