@@ -26,6 +26,10 @@ class PresenceRules:
         self._anyone_joined = False
         self._empty_since: float | None = None
 
+    def start(self) -> None:
+        """The bot is in the call: the no-one-joined clock starts now."""
+        self._in_call_since = self._clock()
+
     def joined(self, key: str) -> None:
         self._present.add(key)
         self._anyone_joined = True

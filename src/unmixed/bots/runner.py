@@ -8,6 +8,8 @@ to the store the moment it happens.
 import asyncio
 import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 import structlog
 
@@ -27,6 +29,7 @@ from unmixed.platforms.base import (
     MeetingEvent,
     ParticipantJoined,
     ParticipantLeft,
+    PcmFrame,
     RecordingPermission,
 )
 from unmixed.settings import Settings
@@ -42,93 +45,119 @@ log = structlog.get_logger(__name__)
 
 
 class BotRun:
-    """One bot's attendance: wires the platform adapter to media and delivery."""
+    """One bot's attendance: wires the platform adapter to media and delivery.
+
+    Meeting events arrive through `_on_event`, synchronously; audio is handled
+    right there. `run` itself only waits for a reason to leave: the meeting
+    ending, a leave request, or an `automatic_leave` deadline.
+    """
 
     def __init__(self, bot: BotRecord, bots: Bots, adapter: MeetingAdapter) -> None:
         self._bot = bot
         self._bots = bots
         self._adapter = adapter
         self._directory = ParticipantDirectory()
+        self._flowing: set[str] = set()
         self._segments: dict[str, AudioSegment] = {}
         self._recording: RecordingRef | None = None
+        self._recording_requested = False
         self._delivery: AudioSeparateDelivery | None = None
         self._presence = PresenceRules(bot.automatic_leave)
-        self._leave_requested = False
+        self._outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiting: asyncio.Timeout | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     def request_leave(self) -> None:
-        """Leave the call soon (SIGTERM, or `leave_call`): wakes `_attend` at once."""
-        self._leave_requested = True
-        if self._waiting is not None:
-            self._waiting.reschedule(asyncio.get_running_loop().time())
+        """Leave the call now (SIGTERM, or `leave_call`)."""
+        self._conclude(SubCode.BOT_RECEIVED_LEAVE_CALL)
 
     async def run(self) -> None:
         await self._status(StatusCode.JOINING_CALL)
         try:
-            await self._adapter.join(self._bot.bot_name)
+            await self._adapter.join(self._bot.bot_name, self._on_event)
         except JoinError as error:
             await self._status(StatusCode.FATAL, error.sub_code, str(error))
             return
         await self._status(StatusCode.IN_CALL_NOT_RECORDING)
-        self._presence = PresenceRules(self._bot.automatic_leave)
+        self._presence.start()
         try:
             reason = await self._attend()
         finally:
             await self._adapter.leave()
+            await asyncio.gather(*self._background)
         await self._status(StatusCode.CALL_ENDED, reason)
         if self._delivery is not None:
             await self._delivery.close(DRAIN_SECONDS)
         await self._status(StatusCode.DONE)
 
     async def _attend(self) -> str:
-        """Handle meeting events until the bot has a reason to be out; return that reason.
-
-        One `asyncio.timeout_at` per wait, rather than a task per event, keeps
-        the cost of each of the hundreds of events a second low.
-        """
-        while not self._leave_requested:
+        """Wait for a reason to leave the call, and return it as a sub_code."""
+        loop = asyncio.get_running_loop()
+        while not self._outcome.done():
             deadline = self._presence.deadline()
             try:
                 async with asyncio.timeout_at(deadline.at) as self._waiting:
-                    event = await self._adapter.next_event()
+                    await asyncio.shield(self._outcome)
             except TimeoutError:
-                if self._leave_requested:
-                    break
-                return deadline.sub_code
+                if deadline.at is not None and loop.time() >= deadline.at:
+                    return deadline.sub_code
             finally:
                 self._waiting = None
-            if isinstance(event, MeetingEnded):
-                return event.sub_code
-            await self._handle(event)
-        return SubCode.BOT_RECEIVED_LEAVE_CALL
+        return self._outcome.result()
 
-    async def _handle(self, event: MeetingEvent) -> None:
+    def _conclude(self, reason: str) -> None:
+        if not self._outcome.done():
+            self._outcome.set_result(reason)
+
+    def _presence_changed(self) -> None:
+        """Make `_attend` look at its deadline again."""
+        if self._waiting is not None:
+            self._waiting.reschedule(asyncio.get_running_loop().time())
+
+    def _on_event(self, event: MeetingEvent) -> None:
+        try:
+            self._handle(event)
+        except Exception as error:
+            log.exception("failed to handle a meeting event", event=type(event).__name__)
+            if not self._outcome.done():
+                self._outcome.set_exception(error)
+
+    def _handle(self, event: MeetingEvent) -> None:
         match event:
             case AudioReceived(key, frame):
-                segment = self._segments.get(key)
-                participant = self._directory.get(key)
-                if segment is not None and participant is not None and self._delivery is not None:
-                    chunk = segment.push(frame)
-                    if chunk is not None:
-                        self._delivery.send(participant.id, chunk)
+                self._forward(key, frame)
             case AudioStarted(key):
+                self._flowing.add(key)
                 self._start_audio(key)
             case AudioStopped(key):
+                self._flowing.discard(key)
                 self._stop_audio(key)
             case ParticipantJoined(participant):
                 entry = self._directory.add(participant)
                 self._presence.joined(participant.key)
+                self._presence_changed()
                 log.info("participant joined", participant=entry.id, name=entry.name)
             case ParticipantLeft(key):
+                self._flowing.discard(key)
                 self._stop_audio(key)
                 self._presence.left(key)
+                self._presence_changed()
                 log.info("participant left", platform_id=key)
-            case RecordingPermission(granted=True) if self._recording is None:
-                await self._start_recording()
+            case RecordingPermission(granted=True) if not self._recording_requested:
+                self._recording_requested = True
+                self._in_background(self._start_recording())
             case RecordingPermission(granted=False):
-                await self._status(StatusCode.RECORDING_PERMISSION_DENIED)
+                self._in_background(self._status(StatusCode.RECORDING_PERMISSION_DENIED))
+            case MeetingEnded(sub_code):
+                self._conclude(sub_code)
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _start_recording(self) -> None:
+        """Enter `in_call_recording`; streams of participants already speaking start now."""
         self._recording = await asyncio.to_thread(self._bots.start_recording, self._bot.id)
         artifact = self._bot.recording_config.audio_separate_raw
         if artifact is None:
@@ -142,6 +171,17 @@ class BotRun:
         self._delivery = AudioSeparateDelivery(
             self._bot.recording_config.realtime_endpoints, context
         )
+        for key in self._flowing:
+            self._start_audio(key)
+
+    def _forward(self, key: str, frame: PcmFrame) -> None:
+        segment = self._segments.get(key)
+        participant = self._directory.get(key)
+        if segment is None or participant is None or self._delivery is None:
+            return
+        chunk = segment.push(frame)
+        if chunk is not None:
+            self._delivery.send(participant.id, chunk)
 
     def _start_audio(self, key: str) -> None:
         participant = self._directory.get(key)

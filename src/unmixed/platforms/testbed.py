@@ -132,7 +132,7 @@ class TestbedAdapter(MeetingAdapter):
         self._listener: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
 
-    async def join(self, bot_name: str) -> None:
+    async def _join(self, bot_name: str) -> None:
         use_loopback_ice()
         try:
             self._session = await JanusSession.create(self._address.janus_url)
