@@ -1,15 +1,15 @@
 """A thin async client for unmixed's bot API, used by the demo and the benchmark."""
 
 import asyncio
-from types import TracebackType
 from typing import Any
 
 import httpx
 
+from unmixed.service import Service
 from unmixed.wire.bots import Bot
 
 
-class UnmixedClient:
+class UnmixedClient(Service):
     """`async with UnmixedClient(base_url, api_key) as client: await client.create_bot(...)`"""
 
     def __init__(self, base_url: str, api_key: str) -> None:
@@ -38,13 +38,8 @@ class UnmixedClient:
                     return bot
                 await asyncio.sleep(every)
 
-    async def __aenter__(self) -> "UnmixedClient":
-        return self
+    async def start(self) -> None:
+        """Nothing to do: connections open on first use."""
 
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    async def stop(self) -> None:
         await self._http.aclose()

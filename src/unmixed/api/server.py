@@ -1,16 +1,16 @@
 """Run the API inside an existing event loop (the demo, the benchmark, the tests)."""
 
 import asyncio
-from types import TracebackType
 
 import uvicorn
 
 from unmixed.api.app import create_app
 from unmixed.net import free_port
+from unmixed.service import Service
 from unmixed.settings import Settings
 
 
-class ApiServer:
+class ApiServer(Service):
     """`async with ApiServer(settings) as api:` serves on `api.url` until the block ends."""
 
     def __init__(self, settings: Settings, *, port: int | None = None) -> None:
@@ -25,21 +25,15 @@ class ApiServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def __aenter__(self) -> "ApiServer":
+    async def start(self) -> None:
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:
             if self._task.done():
                 await self._task
                 raise RuntimeError("the API server stopped while starting")
             await asyncio.sleep(0.02)
-        return self
 
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    async def stop(self) -> None:
         self._server.should_exit = True
         if self._task is not None:
             await self._task

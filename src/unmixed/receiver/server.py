@@ -6,7 +6,6 @@ import time
 import wave
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TextIO
 
 import pydantic
@@ -14,12 +13,13 @@ import structlog
 from websockets.asyncio.server import Server, ServerConnection, serve
 
 from unmixed.receiver.tracks import ConnectionRecord, ParticipantAudio
+from unmixed.service import Service
 from unmixed.wire.realtime import SAMPLE_RATE, AudioSeparateRawMessage
 
 log = structlog.get_logger(__name__)
 
 
-class AudioReceiver:
+class AudioReceiver(Service):
     """A websocket server for `audio_separate_raw.data`, the user's side of the stream.
 
     `async with AudioReceiver(port=9000, out_dir=Path("out")) as receiver:`
@@ -52,23 +52,14 @@ class AudioReceiver:
             self._events = (self.out_dir / "events.jsonl").open("a", encoding="utf-8")
 
     async def stop(self) -> None:
-        """Close the server and every connection (the bot sees its receiver go away)."""
+        """Close the server and every connection (the bot sees its receiver go away).
+
+        What arrived is kept, and `start` serves again on the same port.
+        """
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
-
-    async def __aenter__(self) -> "AudioReceiver":
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        await self.stop()
         if self._events is not None:
             self._events.close()
             self._events = None

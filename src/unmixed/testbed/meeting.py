@@ -3,10 +3,10 @@
 import asyncio
 import time
 from collections.abc import Callable
-from types import TracebackType
 
 from aiortc.mediastreams import MediaStreamTrack
 
+from unmixed.service import Service
 from unmixed.testbed.audio import LoopingAudioTrack, load_wav, tone
 from unmixed.testbed.janus import JanusHandle, JanusSession
 from unmixed.testbed.loopback import use_loopback_ice
@@ -23,7 +23,7 @@ def scenario_track(spec: ScenarioParticipant) -> MediaStreamTrack:
     return LoopingAudioTrack(samples)
 
 
-class TestbedMeeting:
+class TestbedMeeting(Service):
     """`async with TestbedMeeting(janus_url, scenario) as meeting:` opens the room;
     `await meeting.play()` runs the timeline; leaving the block ends the meeting."""
 
@@ -43,7 +43,7 @@ class TestbedMeeting:
         self._pin = pin
         self.participants: dict[str, SyntheticParticipant] = {}
         self.address: RoomAddress | None = None
-        self.started_at: float | None = None
+        self.timeline_origin: float | None = None
         self._session: JanusSession | None = None
         self._handle: JanusHandle | None = None
 
@@ -53,7 +53,7 @@ class TestbedMeeting:
             raise RuntimeError("the meeting is not open")
         return self.address.meeting_url()
 
-    async def open(self) -> str:
+    async def start(self) -> None:
         use_loopback_ice()
         self._session = await JanusSession.create(self.janus_url)
         self._handle = await self._session.attach()
@@ -63,11 +63,10 @@ class TestbedMeeting:
             self.participants[spec.name] = SyntheticParticipant(
                 self.address, display, self._track_for(spec)
             )
-        return self.meeting_url
 
     async def play(self) -> None:
         """Play the whole timeline; times count from this call."""
-        self.started_at = time.monotonic()
+        self.timeline_origin = time.monotonic()
         timelines = [
             self._play_participant(spec, self.participants[spec.name])
             for spec in self.scenario.participants
@@ -103,10 +102,10 @@ class TestbedMeeting:
             await participant.leave()
 
     async def _until(self, moment: float) -> None:
-        assert self.started_at is not None
-        await asyncio.sleep(max(0.0, self.started_at + moment - time.monotonic()))
+        assert self.timeline_origin is not None
+        await asyncio.sleep(max(0.0, self.timeline_origin + moment - time.monotonic()))
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         """Everyone leaves and the room is destroyed, as when a host ends the call."""
         await asyncio.gather(*(p.leave() for p in self.participants.values()))
         if self._handle is not None and self.address is not None:
@@ -114,15 +113,3 @@ class TestbedMeeting:
         if self._session is not None:
             await self._session.destroy()
         self._session = self._handle = None
-
-    async def __aenter__(self) -> "TestbedMeeting":
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        await self.close()

@@ -14,11 +14,11 @@ import subprocess
 import tempfile
 from importlib import resources
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 
 from unmixed.net import free_port
+from unmixed.service import Service
 
 READY_TIMEOUT_SECONDS = 15.0
 _UNUSED_PLUGINS = (
@@ -101,7 +101,7 @@ def loopback_shim() -> Path:
     return shim
 
 
-class JanusServer:
+class JanusServer(Service):
     """A Janus process on 127.0.0.1; `async with` starts it and stops it."""
 
     def __init__(self) -> None:
@@ -156,15 +156,3 @@ class JanusServer:
                 process.kill()
                 await process.wait()
         self._config_dir.cleanup()
-
-    async def __aenter__(self) -> "JanusServer":
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        await self.stop()
