@@ -109,7 +109,7 @@ def demo(
     from unmixed.demo import run_demo
 
     configure_logging(process="demo")
-    asyncio.run(run_demo(out, Console()))
+    asyncio.run(run_demo(out, Console(width=None if sys.stdout.isatty() else 160)))
 
 
 @app.command()

@@ -88,11 +88,11 @@ async def run_demo(out_dir: Path, console: Console) -> None:
 
 def _summary(receiver: AudioReceiver, logs: dict[str, ParticipantLog]) -> Table:
     sentences = {speaker.name: speaker.sentence for speaker in SPEAKERS}
-    table = Table(title="What each participant said, as the receiver got it")
+    table = Table(title="Each participant's stream, as the receiver got it")
     for column in (
         "id",
         "name",
-        "said",
+        "script (what they were given to say)",
         "messages",
         "seconds",
         "connections (relative s)",

@@ -10,11 +10,14 @@ from unmixed.api.state import ServiceState, service_state
 
 
 def _presented_key(authorization: str | None) -> str | None:
-    """`Token <key>` as Recall documents it, or the bare key as its sample apps send it."""
+    """`Token <key>` as Recall documents it, the bare key as its sample apps send it,
+    or `Bearer <key>` as many HTTP clients do."""
     if not authorization:
         return None
     scheme, _, rest = authorization.strip().partition(" ")
-    return rest.strip() if scheme.lower() == "token" and rest else authorization.strip()
+    if scheme.lower() in ("token", "bearer") and rest:
+        return rest.strip()
+    return authorization.strip()
 
 
 def authenticated_key(

@@ -49,7 +49,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
         first = error.errors()[0]
-        field = field_path(tuple(first.get("loc", ())))
+        location = () if first.get("type") == "json_invalid" else tuple(first.get("loc", ()))
+        field = field_path(location)
         detail = f"{field}: {first.get('msg', 'invalid value')}"
         return _respond(400, ApiError(code="invalid_request", detail=detail, field=field))
 

@@ -45,5 +45,6 @@ async def receive_live(host: str, port: int, out_dir: Path, console: Console) ->
                     await asyncio.sleep(REFRESH_SECONDS)
                     live.update(participants_table(receiver), refresh=True)
     finally:
+        console.print()
         for name, path in receiver.write_wavs(out_dir).items():
             console.print(f"{name}: {path}")

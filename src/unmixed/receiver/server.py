@@ -79,11 +79,15 @@ class AudioReceiver(Service):
         return found[-1]
 
     def write_wavs(self, out_dir: Path) -> dict[str, Path]:
-        """One WAV per participant, all the same length, aligned at relative time 0."""
+        """One WAV per participant, all the same length, aligned at relative time 0.
+
+        Files are named `<first 8 characters of the recording id>-participant-<id>.wav`,
+        so several recordings can share a folder; the mapping is in order of id.
+        """
         out_dir.mkdir(parents=True, exist_ok=True)
         length = max((len(p.timeline()) for p in self.participants.values()), default=0)
         paths: dict[str, Path] = {}
-        for participant in self.participants.values():
+        for participant in sorted(self.participants.values(), key=lambda p: (p.recording_id, p.id)):
             path = out_dir / f"{participant.recording_id[:8]}-participant-{participant.id}.wav"
             with wave.open(str(path), "wb") as wav:
                 wav.setnchannels(1)
