@@ -18,7 +18,11 @@ from unmixed.testbed.room import Display, RoomAddress
 
 @dataclass
 class ParticipantLog:
-    """When things happened to this participant, in wall-clock seconds, for checks and benches."""
+    """When things happened to this participant, in wall-clock seconds, for checks and benches.
+
+    A mute or unmute is logged at the moment it is asked for (the click), not when
+    Janus confirms it: by then the room, and a bot in it, may already have reacted.
+    """
 
     joined_at: float | None = None
     published_at: float | None = None
@@ -77,13 +81,15 @@ class SyntheticParticipant:
             self.log.audio_on.append(self.log.published_at)
 
     async def mute(self) -> None:
+        clicked = time.time()
         await self._moderate(mute=True)
-        self.log.mutes.append(time.time())
+        self.log.mutes.append(clicked)
 
     async def unmute(self) -> None:
+        clicked = time.time()
         await self._moderate(mute=False)
-        self.log.unmutes.append(time.time())
-        self.log.audio_on.append(self.log.unmutes[-1])
+        self.log.unmutes.append(clicked)
+        self.log.audio_on.append(clicked)
 
     async def _moderate(self, *, mute: bool) -> None:
         await self._require_handle().request(
