@@ -106,9 +106,9 @@ class SyntheticParticipant:
         """Leave the room and hang up; safe to call twice."""
         handle, self._handle = self._handle, None
         if handle is not None:
+            self.log.left_at = time.time()
             with contextlib.suppress(JanusError, JanusUnreachable):
                 await handle.request({"request": "leave"})
-            self.log.left_at = time.time()
         if self._peer is not None:
             await self._peer.close()
             self._peer = None
