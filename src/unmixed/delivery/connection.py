@@ -1,12 +1,12 @@
 """One websocket connection to a receiver, fed through a bounded buffer.
 
-Compression stays off: base64 PCM barely shrinks, and deflating every 20 ms
-message was the bot's single largest cost after Opus decoding.
-
 The producer (the bot's audio path) never waits for the network: `send` only
 appends to a buffer. A task of the connection's own connects, writes, and when
-the receiver is unreachable keeps retrying every 3 s, as Recall does, while the
-buffer holds the newest audio and drops the oldest once it is full.
+the receiver is unreachable keeps retrying every 3 s, 30 times, as Recall does,
+while the buffer holds the newest audio and drops the oldest once it is full.
+
+Compression stays off: base64 PCM barely shrinks, and deflating every message
+was the bot's single largest cost after Opus decoding.
 """
 
 import asyncio
@@ -19,8 +19,8 @@ from websockets.asyncio.client import ClientConnection, connect
 
 RETRY_SECONDS = 3.0
 MAX_ATTEMPTS = 30
-DEFAULT_BUFFER_MESSAGES = 3000
-"""60 s of 20 ms audio messages."""
+MAX_BUFFERED_MESSAGES = 3000
+"""At least 60 s of audio (messages carry 20-30 ms each)."""
 
 log = structlog.get_logger(__name__)
 
@@ -43,21 +43,10 @@ class EndpointHealth:
 class ReceiverConnection:
     """Messages for one participant on one endpoint, from an unmute to the next mute."""
 
-    def __init__(
-        self,
-        health: EndpointHealth,
-        *,
-        label: str,
-        max_buffered: int = DEFAULT_BUFFER_MESSAGES,
-        retry_seconds: float = RETRY_SECONDS,
-        max_attempts: int = MAX_ATTEMPTS,
-    ) -> None:
+    def __init__(self, health: EndpointHealth, *, label: str) -> None:
         self._health = health
         self._label = label
         self._buffer: deque[str] = deque()
-        self._max_buffered = max_buffered
-        self._retry_seconds = retry_seconds
-        self._max_attempts = max_attempts
         self._wake = asyncio.Event()
         self._finishing = False
         self.dropped = 0
@@ -68,7 +57,7 @@ class ReceiverConnection:
         if self._health.failed:
             self.dropped += 1
             return
-        if len(self._buffer) >= self._max_buffered:
+        if len(self._buffer) >= MAX_BUFFERED_MESSAGES:
             self._buffer.popleft()
             self.dropped += 1
         self._buffer.append(message)
@@ -110,7 +99,7 @@ class ReceiverConnection:
                         )
                         continue
                     attempts += 1
-                    if attempts >= self._max_attempts:
+                    if attempts >= MAX_ATTEMPTS:
                         self._health.give_up(f"{attempts} connection attempts failed: {error}")
                         break
                     log.warning(
@@ -120,7 +109,7 @@ class ReceiverConnection:
                         error=str(error),
                         buffered=len(self._buffer),
                     )
-                    await asyncio.sleep(self._retry_seconds)
+                    await asyncio.sleep(RETRY_SECONDS)
         finally:
             self.dropped += len(self._buffer)
             self._buffer.clear()

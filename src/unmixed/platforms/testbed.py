@@ -14,6 +14,8 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+import av
+import structlog
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtp import RtpPacket
@@ -43,6 +45,8 @@ PENDING_FRAMES = 50
 """At most 1 s of audio held while Janus's `unmuted` event is still on its way."""
 
 JsonObject = dict[str, Any]
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -101,7 +105,11 @@ class Subscription:
 
     def _on_packet(self, packet: RtpPacket) -> None:
         arrived = time.time()
-        media_seconds, samples = self._decoder.decode(packet)
+        try:
+            media_seconds, samples = self._decoder.decode(packet)
+        except av.FFmpegError as error:
+            log.warning("undecodable Opus packet skipped", feed=self.feed, error=str(error))
+            return
         if len(samples) == 0:
             return
         if self._anchor is None:
@@ -162,6 +170,8 @@ class TestbedAdapter(MeetingAdapter):
     async def leave(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
+        for task in self._background:
+            task.cancel()
         await asyncio.gather(*(s.stop() for s in self._subscriptions.values()))
         self._subscriptions.clear()
         if self._handle is not None:
