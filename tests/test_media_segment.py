@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from tests.audio import dominant_frequency
-from unmixed.media import AudioSegment
-from unmixed.platforms.base import PcmFrame
+from unmixed.media import AudioSegment, PcmFrame
 
 RATE = 48_000
 FRAME = 960

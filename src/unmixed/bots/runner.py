@@ -18,7 +18,7 @@ from unmixed.bots.participants import ParticipantDirectory
 from unmixed.bots.platforms import adapter_for
 from unmixed.delivery.audio_separate import AudioSeparateDelivery, StreamContext
 from unmixed.logs import configure_logging
-from unmixed.media import AudioSegment
+from unmixed.media import AudioSegment, PcmFrame
 from unmixed.platforms.base import (
     AudioReceived,
     AudioStarted,
@@ -29,7 +29,6 @@ from unmixed.platforms.base import (
     MeetingEvent,
     ParticipantJoined,
     ParticipantLeft,
-    PcmFrame,
     RecordingPermission,
 )
 from unmixed.settings import Settings
@@ -66,6 +65,8 @@ class BotRun:
         self._outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiting: asyncio.Timeout | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._store_writes = asyncio.Lock()
+        self._broken_streams: set[str] = set()
 
     def request_leave(self) -> None:
         """Leave the call now (SIGTERM, or `leave_call`)."""
@@ -84,7 +85,7 @@ class BotRun:
             reason = await self._attend()
         finally:
             await self._adapter.leave()
-            await asyncio.gather(*self._background)
+            await asyncio.gather(*self._background, return_exceptions=True)
         await self._status(StatusCode.CALL_ENDED, reason)
         if self._delivery is not None:
             await self._delivery.close(DRAIN_SECONDS)
@@ -115,18 +116,39 @@ class BotRun:
             self._waiting.reschedule(asyncio.get_running_loop().time())
 
     def _on_event(self, event: MeetingEvent) -> None:
+        """The adapter's sink: a failure costs one participant's stream, or ends the bot
+        when it concerns the meeting itself, but never propagates into the platform."""
         try:
             self._handle(event)
         except Exception as error:
-            log.exception("failed to handle a meeting event", event=type(event).__name__)
-            if not self._outcome.done():
-                self._outcome.set_exception(error)
+            key = getattr(event, "key", None)
+            if isinstance(event, AudioReceived | AudioStarted | AudioStopped) and key:
+                self._abandon_stream(key)
+            else:
+                log.exception("failed to handle a meeting event", event=type(event).__name__)
+                self._fail(error)
+
+    def _abandon_stream(self, key: str) -> None:
+        """Stop one participant's stream after an error in it; the others go on."""
+        if key not in self._broken_streams:
+            self._broken_streams.add(key)
+            log.exception("participant's audio failed; their stream stops", platform_id=key)
+        self._flowing.discard(key)
+        self._segments.pop(key, None)
+        participant = self._directory.get(key)
+        if participant is not None and self._delivery is not None:
+            self._delivery.stop(participant.id)
+
+    def _fail(self, error: BaseException) -> None:
+        if not self._outcome.done():
+            self._outcome.set_exception(error)
 
     def _handle(self, event: MeetingEvent) -> None:
         match event:
             case AudioReceived(key, frame):
                 self._forward(key, frame)
             case AudioStarted(key):
+                self._broken_streams.discard(key)
                 self._flowing.add(key)
                 self._start_audio(key)
             case AudioStopped(key):
@@ -152,15 +174,22 @@ class BotRun:
                 self._conclude(sub_code)
 
     def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run store work off the event path; if it fails, the bot ends now, not at the end."""
         task = asyncio.create_task(work)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._fail(task.exception())  # type: ignore[arg-type]
 
     async def _start_recording(self) -> None:
         """Enter `in_call_recording`; streams of participants already speaking start now."""
-        self._recording = await asyncio.to_thread(self._bots.start_recording, self._bot.id)
+        async with self._store_writes:
+            self._recording = await asyncio.to_thread(self._bots.start_recording, self._bot.id)
         artifact = self._bot.recording_config.audio_separate_raw
-        if artifact is None:
+        if self._recording is None or artifact is None:
             return
         context = StreamContext(
             bot=ObjectRef(id=self._bot.id, metadata=self._bot.metadata),
@@ -205,14 +234,19 @@ class BotRun:
     async def _status(
         self, code: str, sub_code: str | None = None, message: str | None = None
     ) -> None:
+        """Record a status change; writes are serialised so their order is the bot's."""
         log.info("status", code=code, sub_code=sub_code)
-        await asyncio.to_thread(self._bots.change_status, self._bot.id, code, sub_code, message)
+        async with self._store_writes:
+            await asyncio.to_thread(self._bots.change_status, self._bot.id, code, sub_code, message)
 
 
 async def run_bot(bot_id: str, settings: Settings) -> None:
     bots = Bots(open_database(settings.resolved_database_url()))
     bot = bots.record(bot_id)
     structlog.contextvars.bind_contextvars(bot=bot_id)
+    if bot.status != StatusCode.READY:
+        log.warning("bot already dispatched once; not starting it again", status=bot.status)
+        return
     try:
         adapter = adapter_for(bot)
     except JoinError as error:

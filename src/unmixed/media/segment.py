@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
-from unmixed.platforms.base import PcmFrame
+from unmixed.media.frames import PcmFrame
 from unmixed.wire.realtime import BYTES_PER_SAMPLE, SAMPLE_RATE
 
 

@@ -16,8 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
+from unmixed.media.frames import PcmFrame
 from unmixed.wire.realtime import ParticipantPlatform, Separation
 
 
@@ -40,16 +39,6 @@ class Participant:
     platform: ParticipantPlatform | None
     separation: Separation
     """Whether their audio is their own stream or labelled from a mix."""
-
-
-@dataclass(frozen=True)
-class PcmFrame:
-    """Interleaved signed 16-bit PCM, shape (samples, channels), at the platform's rate."""
-
-    samples: np.ndarray
-    sample_rate: int
-    captured_at: float
-    """Unix time of the first sample, from the media clock (RTP), not from arrival."""
 
 
 @dataclass(frozen=True)

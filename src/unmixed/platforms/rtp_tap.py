@@ -40,28 +40,43 @@ def tap_receiver(receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None
     receiver._RTCRtpReceiver__jitter_buffer = RtpTap(on_packet)  # type: ignore[attr-defined]
 
 
+def _opus_decoder() -> av.AudioCodecContext:
+    codec = av.CodecContext.create("libopus", "r")
+    codec.sample_rate = OPUS_RATE
+    codec.layout = "mono"
+    codec.format = "s16"
+    return codec
+
+
 class OpusDecoder:
     """Opus packets to mono 16-bit PCM at 48 kHz, each with its place on the RTP clock."""
 
     def __init__(self) -> None:
-        self._codec = av.CodecContext.create("libopus", "r")
-        self._codec.sample_rate = OPUS_RATE
-        self._codec.layout = "mono"
-        self._codec.format = "s16"
-        self._origin: int | None = None
-        self._last_timestamp = 0
+        self._codec = _opus_decoder()
+        self._last_timestamp: int | None = None
         self._elapsed = 0
 
     def decode(self, packet: RtpPacket) -> tuple[float, np.ndarray]:
-        """(seconds on this stream's RTP clock, samples) for one packet."""
-        if self._origin is None:
-            self._origin = self._last_timestamp = packet.timestamp
+        """(seconds on this stream's RTP clock, samples) for one packet.
+
+        Raises `av.FFmpegError` for a packet libopus rejects; the decoder is
+        renewed first, so the packets after it still decode.
+        """
+        if self._last_timestamp is None:
+            self._last_timestamp = packet.timestamp
         step = (packet.timestamp - self._last_timestamp) & 0xFFFFFFFF
         self._elapsed += step if step < 2**31 else step - 2**32
         self._last_timestamp = packet.timestamp
-        pcm = [
-            frame.to_ndarray().reshape(-1)
-            for frame in self._codec.decode(av.Packet(packet.payload))
-        ]
-        samples = pcm[0] if len(pcm) == 1 else np.concatenate(pcm) if pcm else np.zeros(0, np.int16)
-        return self._elapsed / OPUS_RATE, samples
+        media_seconds = self._elapsed / OPUS_RATE
+        if not packet.payload:  # an empty packet would tell the decoder the stream has ended
+            return media_seconds, _NO_SAMPLES
+        try:
+            frames = self._codec.decode(av.Packet(packet.payload))
+        except av.FFmpegError:
+            self._codec = _opus_decoder()
+            raise
+        pcm = [np.frombuffer(f.planes[0], dtype=np.int16, count=f.samples) for f in frames]
+        return media_seconds, pcm[0] if len(pcm) == 1 else np.concatenate([_NO_SAMPLES, *pcm])
+
+
+_NO_SAMPLES = np.zeros(0, dtype=np.int16)

@@ -20,6 +20,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtp import RtpPacket
 
+from unmixed.media import PcmFrame
 from unmixed.platforms.base import (
     AudioReceived,
     AudioStarted,
@@ -30,7 +31,6 @@ from unmixed.platforms.base import (
     Participant,
     ParticipantJoined,
     ParticipantLeft,
-    PcmFrame,
     RecordingPermission,
 )
 from unmixed.platforms.rtp_tap import OPUS_RATE, OpusDecoder, tap_receiver
@@ -104,6 +104,7 @@ class Subscription:
                 tap_receiver(transceiver.receiver, self._on_packet)
 
     def _on_packet(self, packet: RtpPacket) -> None:
+        """Called by aiortc for every packet: must never raise, or aiortc closes the transport."""
         arrived = time.time()
         try:
             media_seconds, samples = self._decoder.decode(packet)
@@ -168,16 +169,21 @@ class TestbedAdapter(MeetingAdapter):
         self._listener = asyncio.create_task(self._listen(self._handle), name="room-events")
 
     async def leave(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-        for task in self._background:
+        """Hang up every subscription and leave the room; never raises."""
+        pending = [*self._background, *([self._listener] if self._listener else [])]
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*(s.stop() for s in self._subscriptions.values()))
-        self._subscriptions.clear()
-        if self._handle is not None:
-            with contextlib.suppress(JanusError, JanusUnreachable):
-                await self._handle.request({"request": "leave"})
-        await self._close_session()
+        await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            await asyncio.gather(
+                *(s.stop() for s in self._subscriptions.values()), return_exceptions=True
+            )
+            self._subscriptions.clear()
+            if self._handle is not None:
+                with contextlib.suppress(JanusError, JanusUnreachable):
+                    await self._handle.request({"request": "leave"})
+        finally:
+            await self._close_session()
 
     async def _close_session(self) -> None:
         if self._session is not None:
@@ -197,7 +203,10 @@ class TestbedAdapter(MeetingAdapter):
             if data.get("leaving") == "ok":
                 self._emit(MeetingEnded(SubCode.BOT_KICKED_FROM_CALL))
                 return
-            self._on_room_event(data)
+            try:
+                self._on_room_event(data)
+            except (KeyError, TypeError, ValueError):
+                log.exception("room event not understood, ignored", event=data)
 
     def _on_room_event(self, data: JsonObject) -> None:
         if "joining" in data:
@@ -253,8 +262,10 @@ class TestbedAdapter(MeetingAdapter):
         assert self._session is not None
         try:
             await subscription.start(self._session, self._address.join_fields())
-        except (JanusError, JanusUnreachable):
-            self._subscriptions.pop(subscription.feed, None)
+        except Exception:
+            log.exception("could not subscribe to a participant's audio", feed=subscription.feed)
+            if self._subscriptions.get(subscription.feed) is subscription:
+                del self._subscriptions[subscription.feed]
             await subscription.stop()
 
     def _on_unpublished(self, feed: int) -> None:

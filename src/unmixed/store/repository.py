@@ -151,45 +151,50 @@ class Bots:
     def change_status(
         self, bot_id: str, code: str, sub_code: str | None = None, message: str | None = None
     ) -> bool:
-        """Append a status change; False when the bot had already finished.
+        """Append a status change; False when the bot had already finished."""
+        with self._sessions.begin() as session:
+            row = session.get_one(BotRow, bot_id, with_for_update=True)
+            return _append_status(row, code, sub_code, message, _now())
 
-        Leaving the call or failing also closes the bot's open recording, so a
-        recording never outlives the bot that made it.
-        """
+    def start_recording(self, bot_id: str) -> RecordingRef | None:
+        """Enter `in_call_recording` and open the recording its audio belongs to,
+        in one transaction; None if the bot had already finished."""
         now = _now()
         with self._sessions.begin() as session:
             row = session.get_one(BotRow, bot_id, with_for_update=True)
-            if row.status in FINAL_CODES:
-                return False
-            row.status = code
-            row.status_changes.append(
-                StatusChangeRow(code=code, sub_code=sub_code, message=message, created_at=now)
+            if not _append_status(row, StatusCode.IN_CALL_RECORDING, None, None, now):
+                return None
+            recording = RecordingRow(
+                id=_new_id(),
+                created_at=now,
+                started_at=now,
+                status_code="processing",
+                status_updated_at=now,
             )
-            if code in (StatusCode.RECORDING_DONE, StatusCode.CALL_ENDED, *FINAL_CODES):
-                recording_code = "failed" if code == StatusCode.FATAL else "done"
-                for recording in row.recordings:
-                    if recording.completed_at is None:
-                        recording.completed_at = now
-                        recording.status_code = recording_code
-                        recording.status_sub_code = sub_code
-                        recording.status_updated_at = now
-            return True
+            row.recordings.append(recording)
+            return RecordingRef(id=recording.id, started_at=now)
 
-    def start_recording(self, bot_id: str) -> RecordingRef:
-        """Enter `in_call_recording` and open the recording its audio belongs to."""
-        self.change_status(bot_id, StatusCode.IN_CALL_RECORDING)
-        now = _now()
-        recording = RecordingRow(
-            id=_new_id(),
-            bot_id=bot_id,
-            created_at=now,
-            started_at=now,
-            status_code="processing",
-            status_updated_at=now,
-        )
-        with self._sessions.begin() as session:
-            session.add(recording)
-        return RecordingRef(id=recording.id, started_at=now)
+
+def _append_status(
+    row: BotRow, code: str, sub_code: str | None, message: str | None, now: datetime
+) -> bool:
+    """Leaving the call or failing also closes the bot's open recording, so a
+    recording never outlives the bot that made it."""
+    if row.status in FINAL_CODES:
+        return False
+    row.status = code
+    row.status_changes.append(
+        StatusChangeRow(code=code, sub_code=sub_code, message=message, created_at=now)
+    )
+    if code in (StatusCode.RECORDING_DONE, StatusCode.CALL_ENDED, *FINAL_CODES):
+        recording_code = "failed" if code == StatusCode.FATAL else "done"
+        for recording in row.recordings:
+            if recording.completed_at is None:
+                recording.completed_at = now
+                recording.status_code = recording_code
+                recording.status_sub_code = sub_code
+                recording.status_updated_at = now
+    return True
 
 
 def _meeting(row: BotRow) -> MeetingUrl:

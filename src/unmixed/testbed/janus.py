@@ -24,6 +24,11 @@ KEEPALIVE_SECONDS = 25.0
 LONG_POLL_SECONDS = 60.0
 """Janus answers an idle long-poll after 30 s with a keepalive; wait a little longer."""
 
+REPLY_SECONDS = 20.0
+"""How long a deferred plugin reply may take before Janus counts as gone."""
+
+JANUS_NO_SUCH_SESSION = 458
+
 
 class JanusError(Exception):
     """Janus, or the plugin, refused a request."""
@@ -70,7 +75,6 @@ class JanusSession:
             asyncio.create_task(self._poll_events(), name=f"janus-poll-{session_id}"),
             asyncio.create_task(self._keep_alive(), name=f"janus-keepalive-{session_id}"),
         ]
-        self.closed = asyncio.Event()
 
     @classmethod
     async def create(cls, url: str) -> "JanusSession":
@@ -121,7 +125,11 @@ class JanusSession:
             )
             if reply.get("janus") != "ack" or not ack_defers:
                 return reply
-            deferred = await pending
+            try:
+                async with asyncio.timeout(REPLY_SECONDS):
+                    deferred = await pending
+            except TimeoutError as error:
+                raise JanusUnreachable(f"Janus did not answer {body} in time") from error
             _raise_for_error(deferred)
             return deferred
         finally:
@@ -138,7 +146,6 @@ class JanusSession:
         with contextlib.suppress(JanusError, JanusUnreachable, httpx.HTTPError):
             await self._post(self._http, f"{self.url}/{self.id}", {"janus": "destroy"})
         await self._http.aclose()
-        self.closed.set()
 
     async def _poll_events(self) -> None:
         try:
@@ -146,6 +153,9 @@ class JanusSession:
                 response = await self._http.get(f"{self.url}/{self.id}", params={"maxev": 10})
                 events = response.json()
                 for event in events if isinstance(events, list) else [events]:
+                    if _session_gone(event):
+                        self._lost()
+                        return
                     self._dispatch(event)
         except (httpx.HTTPError, ValueError):
             self._lost()
@@ -169,13 +179,18 @@ class JanusSession:
         for pending in self._replies.values():
             if not pending.done():
                 pending.set_exception(JanusUnreachable("the Janus session was lost"))
-        self.closed.set()
 
     async def _keep_alive(self) -> None:
-        with contextlib.suppress(JanusError, JanusUnreachable):
+        with contextlib.suppress(JanusError, JanusUnreachable, httpx.HTTPError, ValueError):
             while True:
                 await asyncio.sleep(KEEPALIVE_SECONDS)
                 await self._post(self._http, f"{self.url}/{self.id}", {"janus": "keepalive"})
+
+
+def _session_gone(event: JsonObject) -> bool:
+    """Janus answers a poll on a session it has dropped (e.g. timed out) with error 458."""
+    error = event.get("error", {})
+    return event.get("janus") == "error" and error.get("code") == JANUS_NO_SUCH_SESSION
 
 
 class JanusHandle:
