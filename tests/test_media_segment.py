@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from tests.audio import dominant_frequency
-from unmixed.media import AudioSegment, PcmFrame
+from unmixed.media import AudioSegment, TimelineBreak
+from unmixed.media.segment import MAX_CHUNK_SAMPLES, MAX_SILENCE_FILL, PcmFrame
 
 RATE = 48_000
 FRAME = 960
@@ -22,11 +23,8 @@ def feed(segment: AudioSegment, frame_numbers: list[int], origin: float = 1000.0
     chunks = []
     for number in frame_numbers:
         frame = PcmFrame(stereo_tone(number * FRAME), RATE, origin + number * FRAME / RATE)
-        chunk = segment.push(frame)
-        if chunk is not None:
-            chunks.append(chunk)
-    tail = segment.flush()
-    return [*chunks, tail] if tail is not None else chunks
+        chunks.extend(segment.push(frame))
+    return [*chunks, *segment.flush()]
 
 
 def test_output_is_16khz_mono_and_continuous() -> None:
@@ -48,6 +46,23 @@ def test_lost_packets_become_silence_of_the_right_length() -> None:
     assert len(audio) == pytest.approx(100 * FRAME / 3, abs=2), "the gap is filled, not skipped"
     gap = audio[(40 * 320) + 100 : (50 * 320) - 100]
     assert np.abs(gap).max() < 50
+
+
+def test_a_jump_beyond_the_fill_limit_breaks_the_timeline() -> None:
+    segment = AudioSegment()
+    feed(segment, [0, 1, 2])
+    far = PcmFrame(stereo_tone(0), RATE, 1000.0 + 3 * FRAME / RATE + MAX_SILENCE_FILL + 1)
+    with pytest.raises(TimelineBreak):
+        segment.push(far)
+
+
+def test_filled_silence_comes_in_bounded_chunks() -> None:
+    chunks = feed(AudioSegment(), [0, 1, 2, 200])
+    assert max(chunk.samples for chunk in chunks) <= MAX_CHUNK_SAMPLES
+    for previous, current in itertools.pairwise(chunks):
+        assert current.captured_at == pytest.approx(
+            previous.captured_at + previous.duration, abs=1e-9
+        )
 
 
 def test_late_duplicate_frames_are_dropped() -> None:

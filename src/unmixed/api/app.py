@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database = open_database(database_url, migrate=True)
         dispatcher = LocalDispatcher(Bots(database), database_url)
         app.state.service = ServiceState(settings, database, dispatcher)
+        dispatcher.dispatch_waiting()
         try:
             yield
         finally:

@@ -56,8 +56,8 @@ async def leave_call(bot_id: str, key_id: ApiKeyId, state: State) -> Bot:
     bot = await _owned_bot(state, bot_id, key_id)
     if bot.status_changes[-1].code in (*FINAL_CODES, StatusCode.CALL_ENDED):
         raise ApiProblem(400, "cannot_command_completed_bot", "this bot has already left its call")
-    state.dispatcher.request_leave(bot_id)
-    return bot
+    await state.dispatcher.request_leave(bot_id)
+    return await _owned_bot(state, bot_id, key_id)
 
 
 async def _owned_bot(state: ServiceState, bot_id: str, key_id: int) -> Bot:

@@ -8,6 +8,7 @@ import asyncio
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 
 import structlog
 
@@ -30,10 +31,28 @@ class LocalDispatcher:
         """Start the bot's process now, or after `delay` seconds (its `join_at`)."""
         task = asyncio.create_task(self._run(bot_id, delay), name=f"bot-{bot_id}")
         self._tasks[bot_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(bot_id, None))
+        task.add_done_callback(lambda done: self._forget(bot_id, done))
 
-    def request_leave(self, bot_id: str) -> None:
-        """Ask a running bot to leave its call; it records `bot_received_leave_call`."""
+    def _forget(self, bot_id: str, task: asyncio.Task[None]) -> None:
+        if self._tasks.get(bot_id) is task:
+            del self._tasks[bot_id]
+
+    async def request_leave(self, bot_id: str) -> None:
+        """Ask a bot to leave its call (it records `bot_received_leave_call`); a bot still
+        waiting for its `join_at` is called off instead, and ends the same way."""
+        if bot_id in self._processes:
+            self._signal_leave(bot_id)
+            return
+        waiting = self._tasks.get(bot_id)
+        if waiting is not None:
+            waiting.cancel()
+            for code, sub_code in (
+                (StatusCode.CALL_ENDED, SubCode.BOT_RECEIVED_LEAVE_CALL),
+                (StatusCode.DONE, None),
+            ):
+                await asyncio.to_thread(self._bots.change_status, bot_id, code, sub_code)
+
+    def _signal_leave(self, bot_id: str) -> None:
         process = self._processes.get(bot_id)
         if process is not None and process.returncode is None:
             process.send_signal(signal.SIGTERM)
@@ -41,6 +60,15 @@ class LocalDispatcher:
     async def _run(self, bot_id: str, delay: float) -> None:
         if delay:
             await asyncio.sleep(delay)
+        try:
+            await self._run_process(bot_id)
+        except Exception as error:
+            log.exception("could not run the bot", bot=bot_id)
+            await asyncio.to_thread(
+                self._bots.change_status, bot_id, StatusCode.FATAL, SubCode.BOT_ERRORED, repr(error)
+            )
+
+    async def _run_process(self, bot_id: str) -> None:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -63,14 +91,22 @@ class LocalDispatcher:
                 f"the bot process exited with code {exit_code}",
             )
 
+    def dispatch_waiting(self) -> None:
+        """Dispatch every bot still `ready`: scheduled ones, and any a stopped API left behind."""
+        now = datetime.now(UTC)
+        for bot_id, join_at in self._bots.ready():
+            delay = 0.0 if join_at is None else (join_at - now).total_seconds()
+            self.dispatch(bot_id, delay=max(0.0, delay))
+
     async def shutdown(self) -> None:
         """Ask every bot to leave its meeting, and wait for them (killing stragglers).
 
-        Bots still waiting for their `join_at` stay `ready`, to be dispatched again.
+        Bots still waiting for their `join_at` stay `ready`; the next start of the
+        API dispatches them again (see `dispatch_waiting`).
         """
         for bot_id, task in list(self._tasks.items()):
             if bot_id in self._processes:
-                self.request_leave(bot_id)
+                self._signal_leave(bot_id)
             else:
                 task.cancel()
         if self._tasks:

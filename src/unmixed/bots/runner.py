@@ -18,7 +18,7 @@ from unmixed.bots.participants import ParticipantDirectory
 from unmixed.bots.platforms import adapter_for
 from unmixed.delivery.audio_separate import AudioSeparateDelivery, StreamContext
 from unmixed.logs import configure_logging
-from unmixed.media import AudioSegment, PcmFrame
+from unmixed.media import AudioSegment, PcmFrame, TimelineBreak
 from unmixed.platforms.base import (
     AudioReceived,
     AudioStarted,
@@ -194,7 +194,7 @@ class BotRun:
         context = StreamContext(
             bot=ObjectRef(id=self._bot.id, metadata=self._bot.metadata),
             recording=ObjectRef(id=self._recording.id, metadata={}),
-            audio_separate=ObjectRef(id=artifact.id or "", metadata=artifact.metadata),
+            audio_separate=ObjectRef(id=artifact.id, metadata=artifact.metadata),
             recording_started=self._recording.started_at,
         )
         self._delivery = AudioSeparateDelivery(
@@ -208,8 +208,16 @@ class BotRun:
         participant = self._directory.get(key)
         if segment is None or participant is None or self._delivery is None:
             return
-        chunk = segment.push(frame)
-        if chunk is not None:
+        try:
+            chunks = segment.push(frame)
+        except TimelineBreak as jump:
+            log.warning(
+                "participant's stream jumped; reconnecting it", platform_id=key, why=str(jump)
+            )
+            self._stop_audio(key)
+            self._start_audio(key)
+            chunks = self._segments[key].push(frame)
+        for chunk in chunks:
             self._delivery.send(participant.id, chunk)
 
     def _start_audio(self, key: str) -> None:
@@ -225,9 +233,8 @@ class BotRun:
         participant = self._directory.get(key)
         if segment is None or participant is None or self._delivery is None:
             return
-        tail = segment.flush()
-        if tail is not None:
-            self._delivery.send(participant.id, tail)
+        for chunk in segment.flush():
+            self._delivery.send(participant.id, chunk)
         self._delivery.stop(participant.id)
         log.info("audio stopped", participant=participant.id)
 

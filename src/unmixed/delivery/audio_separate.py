@@ -49,7 +49,7 @@ class AudioSeparateDelivery:
         self._recording_started_at = context.recording_started.timestamp()
         self._endpoints = [
             (
-                ObjectRef(id=endpoint.id or "", metadata=endpoint.metadata),
+                ObjectRef(id=_assigned(endpoint.id), metadata=endpoint.metadata),
                 EndpointHealth(endpoint.url),
             )
             for endpoint in endpoints
@@ -113,3 +113,10 @@ class AudioSeparateDelivery:
             )
         for connection in self._closing:
             connection.abandon()
+
+
+def _assigned(endpoint_id: str | None) -> str:
+    """The store gives every endpoint an id at creation; a message without one is a bug."""
+    if not endpoint_id:
+        raise ValueError("a realtime endpoint without an id cannot be streamed to")
+    return endpoint_id

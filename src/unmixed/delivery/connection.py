@@ -24,7 +24,7 @@ MAX_BUFFERED_MESSAGES = 3000
 
 log = structlog.get_logger(__name__)
 
-_CONNECT_ERRORS = (OSError, TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI)
+_CONNECT_ERRORS = (OSError, TimeoutError, websockets.InvalidHandshake)
 
 
 class EndpointHealth:
@@ -54,7 +54,7 @@ class ReceiverConnection:
         self._task = asyncio.create_task(self._run(), name=f"ws-{label}")
 
     def send(self, message: str) -> None:
-        if self._health.failed:
+        if self._health.failed or self._task.done():
             self.dropped += 1
             return
         if len(self._buffer) >= MAX_BUFFERED_MESSAGES:
@@ -80,36 +80,12 @@ class ReceiverConnection:
         self._task.cancel()
 
     async def _run(self) -> None:
-        attempts = 0
         try:
-            while not (self._finishing and not self._buffer) and not self._health.failed:
-                sent_before = self.sent
-                try:
-                    async with connect(
-                        self._health.url, open_timeout=5, close_timeout=2, compression=None
-                    ) as socket:
-                        attempts = 0
-                        await self._pump(socket)
-                except (*_CONNECT_ERRORS, websockets.ConnectionClosed) as error:
-                    if self.sent > sent_before:
-                        log.warning(
-                            "receiver closed the connection, reconnecting",
-                            connection=self._label,
-                            error=str(error),
-                        )
-                        continue
-                    attempts += 1
-                    if attempts >= MAX_ATTEMPTS:
-                        self._health.give_up(f"{attempts} connection attempts failed: {error}")
-                        break
-                    log.warning(
-                        "receiver unreachable, retrying",
-                        connection=self._label,
-                        attempt=attempts,
-                        error=str(error),
-                        buffered=len(self._buffer),
-                    )
-                    await asyncio.sleep(RETRY_SECONDS)
+            await self._deliver()
+        except websockets.InvalidURI as error:
+            self._health.give_up(f"not a websocket URL: {error}")
+        except Exception:
+            log.exception("websocket connection failed", connection=self._label)
         finally:
             self.dropped += len(self._buffer)
             self._buffer.clear()
@@ -120,6 +96,44 @@ class ReceiverConnection:
                     dropped=self.dropped,
                     sent=self.sent,
                 )
+
+    async def _deliver(self) -> None:
+        """Connect, write, reconnect: until finished and empty, or the endpoint has failed.
+
+        Only a connection that carried audio resets the count of failed attempts,
+        so a receiver that accepts and at once hangs up still runs out of tries.
+        """
+        attempts = 0
+        loop = asyncio.get_running_loop()
+        while not (self._finishing and not self._buffer) and not self._health.failed:
+            sent_before = self.sent
+            tried_at = loop.time()
+            try:
+                async with connect(
+                    self._health.url, open_timeout=5, close_timeout=2, compression=None
+                ) as socket:
+                    await self._pump(socket)
+            except (*_CONNECT_ERRORS, websockets.ConnectionClosed) as error:
+                if self.sent > sent_before:
+                    attempts = 0
+                    log.warning(
+                        "receiver closed the connection, reconnecting",
+                        connection=self._label,
+                        error=str(error),
+                    )
+                    continue
+                attempts += 1
+                if attempts >= MAX_ATTEMPTS:
+                    self._health.give_up(f"{attempts} connection attempts failed: {error}")
+                    return
+                log.warning(
+                    "receiver unreachable, retrying",
+                    connection=self._label,
+                    attempt=attempts,
+                    error=str(error),
+                    buffered=len(self._buffer),
+                )
+                await asyncio.sleep(max(0.0, tried_at + RETRY_SECONDS - loop.time()))
 
     async def _pump(self, socket: ClientConnection) -> None:
         """Write the buffer out as it fills; return once finished and empty."""

@@ -14,6 +14,16 @@ import soxr
 from unmixed.media.frames import PcmFrame
 from unmixed.wire.realtime import BYTES_PER_SAMPLE, SAMPLE_RATE
 
+MAX_SILENCE_FILL = 5.0
+"""Seconds of lost audio a segment fills with silence; a longer hole starts a new segment."""
+
+MAX_CHUNK_SAMPLES = SAMPLE_RATE // 2
+"""No chunk (so no message) carries more than 0.5 s, however much silence was filled."""
+
+
+class TimelineBreak(Exception):
+    """The frame does not fit this segment's timeline: its stream jumped too far."""
+
 
 @dataclass(frozen=True)
 class AudioChunk:
@@ -48,26 +58,28 @@ class AudioSegment:
         self._samples_in = 0
         self._samples_out = 0
 
-    def push(self, frame: PcmFrame) -> AudioChunk | None:
+    def push(self, frame: PcmFrame) -> list[AudioChunk]:
+        """The 16 kHz audio this frame completes; raises `TimelineBreak` on a jump
+        larger than `MAX_SILENCE_FILL` either way, or a change of sample rate."""
         mono = _downmix(frame.samples)
         if self._resampler is None:
             self._start(frame)
         elif frame.sample_rate != self._input_rate:
-            raise ValueError(
-                f"sample rate changed mid-segment: {self._input_rate} -> {frame.sample_rate}"
-            )
+            raise TimelineBreak(f"sample rate changed: {self._input_rate} -> {frame.sample_rate}")
         missing = round((frame.captured_at - self._expected_next()) * self._input_rate)
+        if abs(missing) > MAX_SILENCE_FILL * self._input_rate:
+            raise TimelineBreak(f"the stream jumped by {missing / self._input_rate:+.1f} s")
         if missing < -len(mono) // 2:
-            return None
+            return []
         if missing > len(mono) // 2:
             mono = np.concatenate([np.zeros(missing, dtype=np.int16), mono])
         self._samples_in += len(mono)
         return self._emit(self._convert(mono, last=False))
 
-    def flush(self) -> AudioChunk | None:
+    def flush(self) -> list[AudioChunk]:
         """The samples still inside the resampler's filter, at the end of the segment."""
         if self._resampler is None:
-            return None
+            return []
         return self._emit(self._convert(np.zeros(0, dtype=np.int16), last=True))
 
     def _start(self, frame: PcmFrame) -> None:
@@ -87,15 +99,18 @@ class AudioSegment:
         assert self._resampler is not None
         return self._resampler.resample_chunk(mono, last=last)
 
-    def _emit(self, samples: np.ndarray) -> AudioChunk | None:
-        if len(samples) == 0:
-            return None
-        chunk = AudioChunk(
-            pcm=samples.astype("<i2", copy=False).tobytes(),
-            captured_at=self._started_at + self._samples_out / SAMPLE_RATE,
-        )
-        self._samples_out += len(samples)
-        return chunk
+    def _emit(self, samples: np.ndarray) -> list[AudioChunk]:
+        chunks = []
+        for start in range(0, len(samples), MAX_CHUNK_SAMPLES):
+            piece = samples[start : start + MAX_CHUNK_SAMPLES]
+            chunks.append(
+                AudioChunk(
+                    pcm=piece.astype("<i2", copy=False).tobytes(),
+                    captured_at=self._started_at + self._samples_out / SAMPLE_RATE,
+                )
+            )
+            self._samples_out += len(piece)
+        return chunks
 
 
 def _downmix(samples: np.ndarray) -> np.ndarray:

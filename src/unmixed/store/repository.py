@@ -134,6 +134,14 @@ class Bots:
             row = session.scalar(query)
             return None if row is None else _to_wire(row)
 
+    def ready(self) -> list[tuple[str, datetime | None]]:
+        """Bots not yet dispatched, with their `join_at`."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(BotRow.id, BotRow.join_at).where(BotRow.status == StatusCode.READY)
+            )
+            return [(bot_id, join_at) for bot_id, join_at in rows]
+
     def record(self, bot_id: str) -> BotRecord:
         with self._sessions() as session:
             row = session.get_one(BotRow, bot_id)

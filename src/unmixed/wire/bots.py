@@ -1,9 +1,8 @@
 """The bot API's request and response bodies (DESIGN.md sections 1 and 2)."""
 
-from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, NonNegativeFloat
+from pydantic import AwareDatetime, Field, NonNegativeFloat
 
 from unmixed.wire.common import Metadata, UtcDateTime, WireModel
 from unmixed.wire.meeting_url import MeetingUrl, MeetingUrlError, parse_meeting_url
@@ -75,7 +74,7 @@ class BotCreate(WireModel):
     metadata: Metadata
     recording_config: RecordingConfig = Field(default_factory=RecordingConfig)
     automatic_leave: AutomaticLeave = Field(default_factory=AutomaticLeave)
-    join_at: datetime | None = None
+    join_at: AwareDatetime | None = None
 
     def parsed_meeting_url(self) -> MeetingUrl:
         """The meeting this bot is for, or a `FieldError` that names `meeting_url`."""
