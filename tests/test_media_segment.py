@@ -7,7 +7,7 @@ import pytest
 
 from tests.audio import dominant_frequency
 from unmixed.media import AudioSegment, TimelineBreak
-from unmixed.media.segment import MAX_CHUNK_SAMPLES, MAX_SILENCE_FILL, PcmFrame
+from unmixed.media.segment import MAX_CHUNK_SAMPLES, MAX_SILENCE_FILL, MIN_CHUNK_SAMPLES, PcmFrame
 
 RATE = 48_000
 FRAME = 960
@@ -69,3 +69,8 @@ def test_late_duplicate_frames_are_dropped() -> None:
     chunks = feed(AudioSegment(), [0, 1, 2, 3, 2, 4, 5])
     total = sum(c.samples for c in chunks)
     assert total == pytest.approx(6 * FRAME / 3, abs=2)
+
+
+def test_messages_carry_at_least_40_ms_except_the_last() -> None:
+    chunks = feed(AudioSegment(), list(range(50)))
+    assert all(chunk.samples >= MIN_CHUNK_SAMPLES for chunk in chunks[:-1])

@@ -17,8 +17,13 @@ from unmixed.wire.realtime import BYTES_PER_SAMPLE, SAMPLE_RATE
 MAX_SILENCE_FILL = 5.0
 """Seconds of lost audio a segment fills with silence; a longer hole starts a new segment."""
 
+MIN_CHUNK_SAMPLES = SAMPLE_RATE * 40 // 1000
+"""Chunks (so messages) carry at least 40 ms, except the last of a segment. Every
+message costs the bot about as much as decoding a packet; at 40 ms per message the
+bot spends a quarter less CPU per stream for about 15 ms more latency (see README)."""
+
 MAX_CHUNK_SAMPLES = SAMPLE_RATE // 2
-"""No chunk (so no message) carries more than 0.5 s, however much silence was filled."""
+"""No chunk carries more than 0.5 s, however much silence was filled."""
 
 
 class TimelineBreak(Exception):
@@ -57,6 +62,7 @@ class AudioSegment:
         self._started_at = 0.0
         self._samples_in = 0
         self._samples_out = 0
+        self._held = np.zeros(0, dtype=np.int16)
 
     def push(self, frame: PcmFrame) -> list[AudioChunk]:
         """The 16 kHz audio this frame completes; raises `TimelineBreak` on a jump
@@ -74,13 +80,13 @@ class AudioSegment:
         if missing > len(mono) // 2:
             mono = np.concatenate([np.zeros(missing, dtype=np.int16), mono])
         self._samples_in += len(mono)
-        return self._emit(self._convert(mono, last=False))
+        return self._emit(self._convert(mono, last=False), final=False)
 
     def flush(self) -> list[AudioChunk]:
         """The samples still inside the resampler's filter, at the end of the segment."""
         if self._resampler is None:
             return []
-        return self._emit(self._convert(np.zeros(0, dtype=np.int16), last=True))
+        return self._emit(self._convert(np.zeros(0, dtype=np.int16), last=True), final=True)
 
     def _start(self, frame: PcmFrame) -> None:
         self._input_rate = frame.sample_rate
@@ -99,7 +105,14 @@ class AudioSegment:
         assert self._resampler is not None
         return self._resampler.resample_chunk(mono, last=last)
 
-    def _emit(self, samples: np.ndarray) -> list[AudioChunk]:
+    def _emit(self, samples: np.ndarray, *, final: bool) -> list[AudioChunk]:
+        """Cut resampled audio into chunks of `MIN_CHUNK_SAMPLES` to `MAX_CHUNK_SAMPLES`."""
+        if len(self._held):
+            samples = np.concatenate([self._held, samples])
+        if len(samples) < MIN_CHUNK_SAMPLES and not final:
+            self._held = samples
+            return []
+        self._held = samples[:0]
         chunks = []
         for start in range(0, len(samples), MAX_CHUNK_SAMPLES):
             piece = samples[start : start + MAX_CHUNK_SAMPLES]
