@@ -9,12 +9,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query, Request
 
 from unmixed.api.auth import ApiKeyId
 from unmixed.api.errors import ApiProblem
 from unmixed.api.state import ServiceState, service_state
-from unmixed.wire.bots import Bot, BotCreate
+from unmixed.store import BotFilters
+from unmixed.wire.bots import Bot, BotCreate, BotPage, FieldError
 from unmixed.wire.status import FINAL_CODES, StatusCode
 
 router = APIRouter(prefix="/api/v1")
@@ -44,6 +45,59 @@ async def create_bot(request: BotCreate, key_id: ApiKeyId, state: State) -> Bot:
     )
     state.dispatcher.dispatch(bot.id, delay=max(0.0, delay))
     return bot
+
+
+PAGE_SIZE = 50
+METADATA_FILTER = "metadata__"
+
+
+@route("GET", "/bot", response_model=BotPage)
+async def list_bots(
+    request: Request,
+    key_id: ApiKeyId,
+    state: State,
+    page: Annotated[int, Query(ge=1)] = 1,
+    status: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
+    platform: Annotated[list[str], Query()] = [],  # noqa: B006
+    join_at_after: str | None = None,
+    join_at_before: str | None = None,
+) -> BotPage:
+    filters = BotFilters(
+        statuses=tuple(status),
+        platforms=tuple(platform),
+        join_at_after=_moment("join_at_after", join_at_after),
+        join_at_before=_moment("join_at_before", join_at_before),
+        metadata=tuple(
+            (name.removeprefix(METADATA_FILTER), value)
+            for name, value in request.query_params.multi_items()
+            if name.startswith(METADATA_FILTER)
+        ),
+    )
+    offset = (page - 1) * PAGE_SIZE
+    count, bots = await asyncio.to_thread(
+        state.bots.page, key_id, filters, offset=offset, limit=PAGE_SIZE
+    )
+    if page > 1 and offset >= count:
+        raise ApiProblem(404, "not_found", f"page {page} is past the last page", field="page")
+    return BotPage(
+        count=count,
+        next=str(request.url.include_query_params(page=page + 1))
+        if offset + PAGE_SIZE < count
+        else None,
+        previous=str(request.url.include_query_params(page=page - 1)) if page > 1 else None,
+        results=bots,
+    )
+
+
+def _moment(field: str, text: str | None) -> datetime | None:
+    """ISO 8601 or `YYYY-MM-DD HH:MM:SS`, as Recall accepts; without a zone, UTC."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise FieldError(field, "use ISO 8601 or YYYY-MM-DD HH:MM:SS") from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @route("GET", "/bot/{bot_id}", response_model=Bot)

@@ -5,6 +5,6 @@ owned by Alembic migrations, never by `create_all`.
 """
 
 from unmixed.store.database import Database, open_database
-from unmixed.store.repository import ApiKeys, BotRecord, Bots
+from unmixed.store.repository import ApiKeys, BotFilters, BotRecord, Bots
 
-__all__ = ["ApiKeys", "BotRecord", "Bots", "Database", "open_database"]
+__all__ = ["ApiKeys", "BotFilters", "BotRecord", "Bots", "Database", "open_database"]

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -84,6 +84,31 @@ class BotRecord:
 
 
 @dataclass(frozen=True)
+class BotFilters:
+    """The filters of Recall's bot list, all optional."""
+
+    statuses: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    join_at_after: datetime | None = None
+    join_at_before: datetime | None = None
+    metadata: tuple[tuple[str, str], ...] = ()
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if self.statuses:
+            conditions.append(BotRow.status.in_(self.statuses))
+        if self.platforms:
+            conditions.append(BotRow.platform.in_(self.platforms))
+        if self.join_at_after is not None:
+            conditions.append(BotRow.join_at >= self.join_at_after)
+        if self.join_at_before is not None:
+            conditions.append(BotRow.join_at <= self.join_at_before)
+        for key, value in self.metadata:
+            conditions.append(BotRow.bot_metadata[key].as_string() == value)
+        return conditions
+
+
+@dataclass(frozen=True)
 class RecordingRef:
     id: str
     started_at: datetime
@@ -133,6 +158,23 @@ class Bots:
                 query = query.where(BotRow.api_key_id == api_key_id)
             row = session.scalar(query)
             return None if row is None else _to_wire(row)
+
+    def page(
+        self, api_key_id: int, filters: "BotFilters", *, offset: int, limit: int
+    ) -> tuple[int, list[Bot]]:
+        """One page of the key's bots, newest first, and how many match in all."""
+        conditions = [BotRow.api_key_id == api_key_id, *filters.conditions()]
+        with self._sessions() as session:
+            count = session.scalar(select(func.count()).select_from(BotRow).where(*conditions))
+            rows = session.scalars(
+                select(BotRow)
+                .where(*conditions)
+                .order_by(BotRow.created_at.desc(), BotRow.id)
+                .offset(offset)
+                .limit(limit)
+                .options(selectinload(BotRow.status_changes), selectinload(BotRow.recordings))
+            )
+            return count or 0, [_to_wire(row) for row in rows]
 
     def ready(self) -> list[tuple[str, datetime | None]]:
         """Bots not yet dispatched, with their `join_at`."""

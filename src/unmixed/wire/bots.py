@@ -141,6 +141,15 @@ class Bot(WireModel):
     recordings: list[Recording]
 
 
+class BotPage(WireModel):
+    """One page of `GET /api/v1/bot/`, numbered pages as Recall answers them."""
+
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[Bot]
+
+
 class ApiError(WireModel):
     """Every error the API answers with: a stable code, a sentence, and the field at fault."""
 
