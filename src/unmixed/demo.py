@@ -4,15 +4,19 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import soxr
 from rich.console import Console
 from rich.table import Table
 
 from unmixed.local import FINISHED, local_stack
 from unmixed.receiver import AudioReceiver, ConnectionRecord, ParticipantAudio
+from unmixed.testbed.audio import SEND_RATE, load_wav
 from unmixed.testbed.meeting import TestbedMeeting
 from unmixed.testbed.participant import ParticipantLog
 from unmixed.testbed.scenario import Scenario, ScenarioParticipant
 from unmixed.testbed.speech import synthesize
+from unmixed.wire.realtime import SAMPLE_RATE
 from unmixed.wire.status import StatusCode
 
 
@@ -29,6 +33,32 @@ SPEAKERS = (
     Speaker("Carol", "en-us+f5", "I will send the customer notes after this call."),
 )
 DURATION = 16.0
+
+
+def voice_scores(heard: np.ndarray, voices: dict[str, np.ndarray]) -> dict[str, float]:
+    """How well `heard` matches each speaker's recording (normalised cross-correlation,
+    1.0 = identical): one high score and low others prove a stream holds one voice."""
+    excerpt = _loudest_second(heard).astype(np.float64)
+    scores = {}
+    for name, voice in voices.items():
+        reference = np.tile(voice.astype(np.float64), 2)
+        size = 1 << (len(reference) + len(excerpt)).bit_length()
+        spectrum = np.fft.rfft(reference, size) * np.conj(np.fft.rfft(excerpt, size))
+        products = np.fft.irfft(spectrum, size)
+        energy = np.concatenate([[0.0], np.cumsum(reference**2)])
+        window = np.sqrt(energy[len(excerpt) :] - energy[: -len(excerpt)])
+        norm = np.linalg.norm(excerpt) * np.maximum(window, 1e-9)
+        scores[name] = float(np.max(products[: len(window)] / norm))
+    return scores
+
+
+def _loudest_second(audio: np.ndarray) -> np.ndarray:
+    if len(audio) <= SAMPLE_RATE:
+        return audio
+    energy = np.convolve(audio.astype(np.float64) ** 2, np.ones(SAMPLE_RATE // 10), "valid")
+    centre = int(np.argmax(energy))
+    start = min(max(0, centre - SAMPLE_RATE // 2), len(audio) - SAMPLE_RATE)
+    return audio[start : start + SAMPLE_RATE]
 
 
 def demo_scenario(voices_dir: Path) -> Scenario:
@@ -52,9 +82,15 @@ def demo_scenario(voices_dir: Path) -> Scenario:
     )
 
 
-async def run_demo(out_dir: Path, console: Console) -> None:
+async def run_demo(out_dir: Path, console: Console) -> dict[str, dict[str, float]]:
+    """Run the demo; returns, per participant, how their stream matched each voice."""
     with tempfile.TemporaryDirectory(prefix="unmixed-demo-") as work:
         scenario = demo_scenario(Path(work))
+        voices = {
+            p.name: soxr.resample(load_wav(p.audio), SEND_RATE, SAMPLE_RATE)
+            for p in scenario.participants
+            if p.audio is not None
+        }
         async with local_stack(Path(work), out_dir) as stack:
             console.print(
                 f"[bold]Janus[/] {stack.janus.url}   [bold]API[/] {stack.api.url}   "
@@ -78,21 +114,31 @@ async def run_demo(out_dir: Path, console: Console) -> None:
                     for c in bot.status_changes
                 )
             )
-            console.print(_summary(stack.receiver, logs))
+            matches = {
+                p.name or str(p.id): voice_scores(p.timeline(), voices)
+                for p in stack.receiver.participants.values()
+            }
+            console.print(_summary(stack.receiver, logs, matches))
             for name, path in wavs.items():
                 console.print(f"  {name}: {path}")
             console.print(f"  events: {out_dir / 'events.jsonl'}")
             if bot.status_changes[-1].code != StatusCode.DONE:
                 raise RuntimeError(f"the bot ended in {bot.status_changes[-1].code}")
+    return matches
 
 
-def _summary(receiver: AudioReceiver, logs: dict[str, ParticipantLog]) -> Table:
+def _summary(
+    receiver: AudioReceiver,
+    logs: dict[str, ParticipantLog],
+    matches: dict[str, dict[str, float]],
+) -> Table:
     sentences = {speaker.name: speaker.sentence for speaker in SPEAKERS}
     table = Table(title="Each participant's stream, as the receiver got it")
     for column in (
         "id",
         "name",
         "script (what they were given to say)",
+        "voice heard in the stream",
         "messages",
         "seconds",
         "connections (relative s)",
@@ -110,12 +156,21 @@ def _summary(receiver: AudioReceiver, logs: dict[str, ParticipantLog]) -> Table:
             str(participant.id),
             name,
             sentences.get(name, ""),
+            _voice_heard(matches.get(name, {})),
             str(participant.messages),
             f"{participant.seconds:.2f}",
             spans,
             _first_audio_latency(participant, logs.get(name)),
         )
     return table
+
+
+def _voice_heard(scores: dict[str, float]) -> str:
+    if not scores:
+        return ""
+    best = max(scores, key=scores.__getitem__)
+    others = max((score for name, score in scores.items() if name != best), default=0.0)
+    return f"{best} {scores[best]:.2f} (others <= {others:.2f})"
 
 
 def _first_audio_latency(participant: ParticipantAudio, log: ParticipantLog | None) -> str:
