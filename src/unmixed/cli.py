@@ -122,3 +122,7 @@ def bench(
 
     configure_logging(process="bench")
     asyncio.run(run_bench(participants, seconds, Console()))
+
+
+if __name__ == "__main__":
+    app()
