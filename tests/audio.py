@@ -1,7 +1,11 @@
 """Spectral checks on received audio: which tone is this, and how clean is it."""
 
-import numpy as np
+import itertools
 
+import numpy as np
+import pytest
+
+from unmixed.receiver import ConnectionRecord
 from unmixed.wire.realtime import SAMPLE_RATE
 
 
@@ -22,3 +26,11 @@ def tone_level_db(samples: np.ndarray, frequency_hz: float) -> float:
 def voiced(samples: np.ndarray) -> np.ndarray:
     """Only the samples that are not digital silence (muted time is zeros)."""
     return samples[samples != 0]
+
+
+def assert_continuous(connection: ConnectionRecord) -> None:
+    """Each message starts where the one before it ended (the contract's timeline rule)."""
+    for previous, current in itertools.pairwise(connection.arrivals):
+        assert current.relative == pytest.approx(
+            previous.relative + previous.samples / SAMPLE_RATE, abs=2e-6
+        )

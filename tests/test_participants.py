@@ -2,22 +2,15 @@
 
 import pytest
 
-from tests.audio import dominant_frequency
+from tests.audio import assert_continuous, dominant_frequency
 from tests.meeting import attend
 from unmixed.client import UnmixedClient
-from unmixed.receiver import AudioReceiver, ConnectionRecord
+from unmixed.receiver import AudioReceiver
 from unmixed.testbed.server import JanusServer
 from unmixed.wire.status import StatusCode, SubCode
 
 SIGNAL_DELAY = 0.5
 """The most the bot may lag behind the room in noticing a mute, unmute or leave."""
-
-
-def assert_continuous(connection: ConnectionRecord) -> None:
-    for previous, current in zip(connection.arrivals, connection.arrivals[1:], strict=False):
-        assert current.relative == pytest.approx(
-            previous.relative + previous.samples / 16000, abs=2e-6
-        )
 
 
 async def test_mute_closes_and_unmute_opens_a_connection(
