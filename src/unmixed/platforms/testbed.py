@@ -266,6 +266,7 @@ class TestbedAdapter(MeetingAdapter):
             log.exception("could not subscribe to a participant's audio", feed=subscription.feed)
             if self._subscriptions.get(subscription.feed) is subscription:
                 del self._subscriptions[subscription.feed]
+                self._feeds.pop(subscription.feed, None)
             await subscription.stop()
 
     def _on_unpublished(self, feed: int) -> None:
