@@ -2,6 +2,7 @@
 
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from unmixed.local import FINISHED, local_stack
-from unmixed.receiver import AudioReceiver, ConnectionRecord, ParticipantAudio
+from unmixed.receiver import AudioReceiver, ParticipantAudio
 from unmixed.testbed.audio import SEND_RATE, load_wav
 from unmixed.testbed.meeting import TestbedMeeting
 from unmixed.testbed.participant import ParticipantLog
@@ -118,7 +119,8 @@ async def run_demo(out_dir: Path, console: Console) -> dict[str, dict[str, float
                 p.name or str(p.id): voice_scores(p.timeline(), voices)
                 for p in stack.receiver.participants.values()
             }
-            console.print(_summary(stack.receiver, logs, matches))
+            origin = bot.recordings[0].started_at if bot.recordings else None
+            console.print(_summary(stack.receiver, logs, matches, origin))
             for name, path in wavs.items():
                 console.print(f"  {name}: {path}")
             console.print(f"  events: {out_dir / 'events.jsonl'}")
@@ -131,6 +133,7 @@ def _summary(
     receiver: AudioReceiver,
     logs: dict[str, ParticipantLog],
     matches: dict[str, dict[str, float]],
+    recording_started: datetime | None,
 ) -> Table:
     sentences = {speaker.name: speaker.sentence for speaker in SPEAKERS}
     table = Table(title="Each participant's stream, as the receiver got it")
@@ -141,16 +144,16 @@ def _summary(
         "voice heard in the stream",
         "messages",
         "seconds",
-        "connections (relative s)",
+        "connections opened-closed (s into the recording)",
         "first audio after unmute",
     ):
         table.add_column(column)
     for participant in sorted(receiver.participants.values(), key=lambda p: p.id):
         name = participant.name or ""
+        origin = recording_started.timestamp() if recording_started else 0.0
         spans = ", ".join(
-            f"{start:.2f}-{end:.2f}"
-            for start, end in map(ConnectionRecord.span, participant.connections)
-            if end
+            f"{c.opened_at - origin:.2f}-{(c.closed_at or origin) - origin:.2f}"
+            for c in participant.connections
         )
         table.add_row(
             str(participant.id),

@@ -1,4 +1,4 @@
-"""`/api/v1/bot/...`: create a bot, read it, ask it to leave.
+"""`/api/v1/bot/...`: create bots, list them, read one, ask one to leave.
 
 Every route answers with and without its trailing slash, with no redirect:
 Recall's clients send both, and a redirected POST loses its body.
