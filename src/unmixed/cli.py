@@ -77,7 +77,10 @@ def testbed(
     from unmixed.testbed.server import JanusServer
 
     configure_logging(process="testbed")
-    scenario = Scenario.load(scenario_file)
+    try:
+        scenario = Scenario.load(scenario_file)
+    except (ValueError, OSError) as error:
+        raise typer.BadParameter(str(error), param_hint="SCENARIO_FILE") from error
 
     async def play() -> None:
         async with JanusServer() as janus, TestbedMeeting(janus.url, scenario) as meeting:

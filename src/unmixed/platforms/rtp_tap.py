@@ -35,9 +35,15 @@ class RtpTap:
         return False, None
 
 
+_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
+"""aiortc's private slot for the buffer (checked against aiortc 1.16, the pinned version)."""
+
+
 def tap_receiver(receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None]) -> None:
     """Route the receiver's packets to `on_packet`; call on `track`, before the first packet."""
-    receiver._RTCRtpReceiver__jitter_buffer = RtpTap(on_packet)  # type: ignore[attr-defined]
+    if not hasattr(receiver, _JITTER_BUFFER):
+        raise RuntimeError("this aiortc keeps its jitter buffer elsewhere; pin aiortc 1.16")
+    setattr(receiver, _JITTER_BUFFER, RtpTap(on_packet))
 
 
 def _opus_decoder() -> av.AudioCodecContext:

@@ -47,4 +47,6 @@ class Scenario(BaseModel):
         for participant in scenario.participants:
             if participant.audio is not None and not participant.audio.is_absolute():
                 participant.audio = (path.parent / participant.audio).resolve()
+            if participant.audio is not None and not participant.audio.is_file():
+                raise ValueError(f"{participant.name}: no WAV file at {participant.audio}")
         return scenario
