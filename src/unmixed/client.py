@@ -1,6 +1,7 @@
 """A thin async client for unmixed's bot API, used by the demo and the benchmark."""
 
 import asyncio
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import httpx
@@ -28,7 +29,7 @@ class UnmixedClient(Service):
         return Bot.model_validate(response.json())
 
     async def wait_for_status(
-        self, bot_id: str, codes: set[str], *, timeout: float, every: float = 0.2
+        self, bot_id: str, codes: AbstractSet[str], *, timeout: float, every: float = 0.2
     ) -> Bot:
         """Poll the bot, as a Recall client without webhooks would, until it reaches a code."""
         async with asyncio.timeout(timeout):

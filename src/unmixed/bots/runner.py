@@ -189,7 +189,7 @@ class BotRun:
         async with self._store_writes:
             self._recording = await asyncio.to_thread(self._bots.start_recording, self._bot.id)
         artifact = self._bot.recording_config.audio_separate_raw
-        if self._recording is None or artifact is None:
+        if self._recording is None or artifact is None or artifact.id is None:
             return
         context = StreamContext(
             bot=ObjectRef(id=self._bot.id, metadata=self._bot.metadata),

@@ -81,7 +81,7 @@ class OpusDecoder:
         except av.FFmpegError:
             self._codec = _opus_decoder()
             raise
-        pcm = [np.frombuffer(f.planes[0], dtype=np.int16, count=f.samples) for f in frames]
+        pcm = [np.frombuffer(bytes(f.planes[0]), dtype=np.int16, count=f.samples) for f in frames]
         return media_seconds, pcm[0] if len(pcm) == 1 else np.concatenate([_NO_SAMPLES, *pcm])
 
 

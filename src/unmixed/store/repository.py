@@ -21,7 +21,7 @@ from unmixed.wire.bots import (
     RecordingStatus,
     StatusChange,
 )
-from unmixed.wire.meeting_url import MeetingUrl
+from unmixed.wire.meeting_url import MeetingUrl, Platform
 from unmixed.wire.status import FINAL_CODES, StatusCode
 
 
@@ -249,7 +249,9 @@ def _append_status(
 
 def _meeting(row: BotRow) -> MeetingUrl:
     return MeetingUrl(
-        meeting_id=row.meeting_id, meeting_password=row.meeting_password, platform=row.platform
+        meeting_id=row.meeting_id,
+        meeting_password=row.meeting_password,
+        platform=Platform(row.platform),
     )
 
 

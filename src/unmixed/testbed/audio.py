@@ -66,7 +66,7 @@ class LoopingAudioTrack(MediaStreamTrack):
         if len(samples) == 0:
             raise ValueError("a looping track needs at least one sample")
         repeats = -(-FRAME_SAMPLES // len(samples))
-        self._loop = np.tile(samples, repeats) if repeats > 1 else samples
+        self._samples = np.tile(samples, repeats) if repeats > 1 else samples
         self._on_frame_sent = on_frame_sent
         self._pts = 0
         self._started_at: float | None = None
@@ -76,8 +76,8 @@ class LoopingAudioTrack(MediaStreamTrack):
             self._started_at = time.monotonic()
         due = self._started_at + self._pts / SEND_RATE
         await asyncio.sleep(max(0.0, due - time.monotonic()))
-        offset = self._pts % len(self._loop)
-        chunk = np.take(self._loop, np.arange(offset, offset + FRAME_SAMPLES), mode="wrap")
+        offset = self._pts % len(self._samples)
+        chunk = np.take(self._samples, np.arange(offset, offset + FRAME_SAMPLES), mode="wrap")
         frame = av.AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)
         frame.planes[0].update(chunk.tobytes())
         frame.sample_rate = SEND_RATE

@@ -6,13 +6,13 @@ boolean `is_host`, a string `absolute`, `{id, metadata}` on every reference.
 """
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt
 
 from unmixed.wire.common import ObjectRef, WireModel, iso_utc
 
-AUDIO_SEPARATE_RAW_DATA = "audio_separate_raw.data"
+AUDIO_SEPARATE_RAW_DATA: Final = "audio_separate_raw.data"
 
 SAMPLE_RATE = 16_000
 """Every buffer is mono signed 16-bit little-endian PCM at this rate."""
