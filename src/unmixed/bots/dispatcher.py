@@ -17,6 +17,9 @@ from unmixed.wire.status import FINAL_CODES, StatusCode, SubCode
 
 STOP_GRACE_SECONDS = 15.0
 
+ALREADY_CLAIMED_EXIT_CODE = 3
+"""A bot process exits with this when another process had already started that bot."""
+
 log = structlog.get_logger(__name__)
 
 
@@ -26,6 +29,8 @@ class LocalDispatcher:
         self._database_url = database_url
         self._processes: dict[str, asyncio.subprocess.Process] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._scheduled: set[str] = set()
+        self._asked_to_leave: set[str] = set()
 
     def dispatch(self, bot_id: str, *, delay: float = 0.0) -> None:
         """Start the bot's process now, or after `delay` seconds (its `join_at`)."""
@@ -40,26 +45,32 @@ class LocalDispatcher:
     async def request_leave(self, bot_id: str) -> None:
         """Ask a bot to leave its call (it records `bot_received_leave_call`); a bot still
         waiting for its `join_at` is called off instead, and ends the same way."""
-        if bot_id in self._processes:
+        if bot_id in self._scheduled:
+            self._tasks[bot_id].cancel()
+            await self._record_leave(bot_id)
+        else:
             self._signal_leave(bot_id)
-            return
-        waiting = self._tasks.get(bot_id)
-        if waiting is not None:
-            waiting.cancel()
-            for code, sub_code in (
-                (StatusCode.CALL_ENDED, SubCode.BOT_RECEIVED_LEAVE_CALL),
-                (StatusCode.DONE, None),
-            ):
-                await asyncio.to_thread(self._bots.change_status, bot_id, code, sub_code)
+
+    async def _record_leave(self, bot_id: str) -> None:
+        for code, sub_code in (
+            (StatusCode.CALL_ENDED, SubCode.BOT_RECEIVED_LEAVE_CALL),
+            (StatusCode.DONE, None),
+        ):
+            await asyncio.to_thread(self._bots.change_status, bot_id, code, sub_code)
 
     def _signal_leave(self, bot_id: str) -> None:
         process = self._processes.get(bot_id)
         if process is not None and process.returncode is None:
+            self._asked_to_leave.add(bot_id)
             process.send_signal(signal.SIGTERM)
 
     async def _run(self, bot_id: str, delay: float) -> None:
         if delay:
-            await asyncio.sleep(delay)
+            self._scheduled.add(bot_id)
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                self._scheduled.discard(bot_id)
         try:
             await self._run_process(bot_id)
         except Exception as error:
@@ -80,9 +91,17 @@ class LocalDispatcher:
         log.info("bot process started", bot=bot_id, pid=process.pid)
         exit_code = await process.wait()
         self._processes.pop(bot_id, None)
+        asked_to_leave = bot_id in self._asked_to_leave
+        self._asked_to_leave.discard(bot_id)
         log.info("bot process exited", bot=bot_id, exit_code=exit_code)
         bot = await asyncio.to_thread(self._bots.get, bot_id)
-        if bot is not None and bot.status_changes[-1].code not in FINAL_CODES:
+        if exit_code == ALREADY_CLAIMED_EXIT_CODE or bot is None:
+            return
+        if bot.status_changes[-1].code in FINAL_CODES:
+            return
+        if asked_to_leave and exit_code == -signal.SIGTERM:
+            await self._record_leave(bot_id)  # stopped before it could handle the signal itself
+        else:
             await asyncio.to_thread(
                 self._bots.change_status,
                 bot_id,
@@ -105,10 +124,10 @@ class LocalDispatcher:
         API dispatches them again (see `dispatch_waiting`).
         """
         for bot_id, task in list(self._tasks.items()):
-            if bot_id in self._processes:
-                self._signal_leave(bot_id)
-            else:
+            if bot_id in self._scheduled:
                 task.cancel()
+            else:
+                self._signal_leave(bot_id)
         if self._tasks:
             _, late = await asyncio.wait(self._tasks.values(), timeout=STOP_GRACE_SECONDS)
             for process in self._processes.values():

@@ -6,14 +6,16 @@ to the store the moment it happens.
 """
 
 import asyncio
+import functools
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import structlog
 
 from unmixed.bots.automatic_leave import PresenceRules
+from unmixed.bots.dispatcher import ALREADY_CLAIMED_EXIT_CODE
 from unmixed.bots.participants import ParticipantDirectory
 from unmixed.bots.platforms import adapter_for
 from unmixed.delivery.audio_separate import AudioSeparateDelivery, StreamContext
@@ -43,6 +45,19 @@ DRAIN_SECONDS = 10.0
 log = structlog.get_logger(__name__)
 
 
+def _one_participant(method: Callable[..., None]) -> Callable[..., None]:
+    """Confine a failure in one participant's audio to that participant's stream."""
+
+    @functools.wraps(method)
+    def guarded(self: "BotRun", key: str, *args: Any) -> None:
+        try:
+            method(self, key, *args)
+        except Exception as error:
+            self._abandon_stream(key, error)
+
+    return guarded
+
+
 class BotRun:
     """One bot's attendance: wires the platform adapter to media and delivery.
 
@@ -65,6 +80,7 @@ class BotRun:
         self._outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiting: asyncio.Timeout | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._failures: list[BaseException] = []
         self._store_writes = asyncio.Lock()
         self._broken_streams: set[str] = set()
 
@@ -73,7 +89,11 @@ class BotRun:
         self._conclude(SubCode.BOT_RECEIVED_LEAVE_CALL)
 
     async def run(self) -> None:
-        await self._status(StatusCode.JOINING_CALL)
+        """From `joining_call` (the bot was claimed already) to `done` or `fatal`."""
+        if self._outcome.done():
+            await self._status(StatusCode.CALL_ENDED, self._outcome.result())
+            await self._status(StatusCode.DONE)
+            return
         try:
             await self._adapter.join(self._bot.bot_name, self._on_event)
         except JoinError as error:
@@ -86,6 +106,8 @@ class BotRun:
         finally:
             await self._adapter.leave()
             await asyncio.gather(*self._background, return_exceptions=True)
+        if self._failures:
+            raise self._failures[0]
         await self._status(StatusCode.CALL_ENDED, reason)
         if self._delivery is not None:
             await self._delivery.close(DRAIN_SECONDS)
@@ -121,18 +143,16 @@ class BotRun:
         try:
             self._handle(event)
         except Exception as error:
-            key = getattr(event, "key", None)
-            if isinstance(event, AudioReceived | AudioStarted | AudioStopped) and key:
-                self._abandon_stream(key)
-            else:
-                log.exception("failed to handle a meeting event", event=type(event).__name__)
-                self._fail(error)
+            log.exception("failed to handle a meeting event", event=type(event).__name__)
+            self._fail(error)
 
-    def _abandon_stream(self, key: str) -> None:
+    def _abandon_stream(self, key: str, error: Exception) -> None:
         """Stop one participant's stream after an error in it; the others go on."""
         if key not in self._broken_streams:
             self._broken_streams.add(key)
-            log.exception("participant's audio failed; their stream stops", platform_id=key)
+            log.error(
+                "participant's audio failed; their stream stops", platform_id=key, exc_info=error
+            )
         self._flowing.discard(key)
         self._segments.pop(key, None)
         participant = self._directory.get(key)
@@ -181,8 +201,11 @@ class BotRun:
 
     def _background_done(self, task: asyncio.Task[None]) -> None:
         self._background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self._fail(task.exception())  # type: ignore[arg-type]
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            log.error("background work failed", exc_info=error)
+            self._failures.append(error)
+            self._fail(error)
 
     async def _start_recording(self) -> None:
         """Enter `in_call_recording`; streams of participants already speaking start now."""
@@ -203,6 +226,7 @@ class BotRun:
         for key in self._flowing:
             self._start_audio(key)
 
+    @_one_participant
     def _forward(self, key: str, frame: PcmFrame) -> None:
         segment = self._segments.get(key)
         participant = self._directory.get(key)
@@ -220,6 +244,7 @@ class BotRun:
         for chunk in chunks:
             self._delivery.send(participant.id, chunk)
 
+    @_one_participant
     def _start_audio(self, key: str) -> None:
         participant = self._directory.get(key)
         if participant is None or self._delivery is None:
@@ -228,6 +253,7 @@ class BotRun:
         self._delivery.start(participant)
         log.info("audio started", participant=participant.id)
 
+    @_one_participant
     def _stop_audio(self, key: str) -> None:
         segment = self._segments.pop(key, None)
         participant = self._directory.get(key)
@@ -247,18 +273,19 @@ class BotRun:
             await asyncio.to_thread(self._bots.change_status, self._bot.id, code, sub_code, message)
 
 
-async def run_bot(bot_id: str, settings: Settings) -> None:
+async def run_bot(bot_id: str, settings: Settings) -> int:
+    """Attend the meeting; the process's exit code."""
     bots = Bots(open_database(settings.resolved_database_url()))
     bot = bots.record(bot_id)
     structlog.contextvars.bind_contextvars(bot=bot_id)
-    if bot.status != StatusCode.READY:
-        log.warning("bot already dispatched once; not starting it again", status=bot.status)
-        return
+    if not bots.claim(bot_id):
+        log.warning("another process already started this bot", status=bot.status)
+        return ALREADY_CLAIMED_EXIT_CODE
     try:
         adapter = adapter_for(bot)
     except JoinError as error:
         bots.change_status(bot_id, StatusCode.FATAL, error.sub_code, str(error))
-        return
+        return 0
     run = BotRun(bot, bots, adapter)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -268,12 +295,13 @@ async def run_bot(bot_id: str, settings: Settings) -> None:
     except Exception as error:
         log.exception("bot crashed")
         bots.change_status(bot_id, StatusCode.FATAL, SubCode.BOT_ERRORED, repr(error))
-        raise
+        return 1
+    return 0
 
 
 def main() -> None:
     configure_logging(process="bot")
-    asyncio.run(run_bot(sys.argv[1], Settings()))
+    sys.exit(asyncio.run(run_bot(sys.argv[1], Settings())))
 
 
 if __name__ == "__main__":

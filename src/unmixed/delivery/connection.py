@@ -20,7 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 RETRY_SECONDS = 3.0
 MAX_ATTEMPTS = 30
 MAX_BUFFERED_MESSAGES = 3000
-"""At least 60 s of audio (messages carry 20-30 ms each)."""
+"""At least two minutes of audio (each message carries 40 ms or more)."""
 
 log = structlog.get_logger(__name__)
 

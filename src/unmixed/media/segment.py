@@ -22,8 +22,8 @@ MIN_CHUNK_SAMPLES = SAMPLE_RATE * 40 // 1000
 message costs the bot about as much as decoding a packet; at 40 ms per message the
 bot spends a quarter less CPU per stream for about 15 ms more latency (see README)."""
 
-MAX_CHUNK_SAMPLES = SAMPLE_RATE // 2
-"""No chunk carries more than 0.5 s, however much silence was filled."""
+MAX_CHUNK_SAMPLES = 12 * MIN_CHUNK_SAMPLES
+"""No chunk carries more than 0.48 s, however much silence was filled."""
 
 
 class TimelineBreak(Exception):
@@ -106,16 +106,15 @@ class AudioSegment:
         return self._resampler.resample_chunk(mono, last=last)
 
     def _emit(self, samples: np.ndarray, *, final: bool) -> list[AudioChunk]:
-        """Cut resampled audio into chunks of `MIN_CHUNK_SAMPLES` to `MAX_CHUNK_SAMPLES`."""
+        """Cut resampled audio into chunks of `MIN_CHUNK_SAMPLES` to `MAX_CHUNK_SAMPLES`;
+        what is too short to send waits for more, unless the segment ends."""
         if len(self._held):
             samples = np.concatenate([self._held, samples])
-        if len(samples) < MIN_CHUNK_SAMPLES and not final:
-            self._held = samples
-            return []
-        self._held = samples[:0]
+        ready = len(samples) if final else len(samples) - len(samples) % MIN_CHUNK_SAMPLES
+        self._held = samples[ready:]
         chunks = []
-        for start in range(0, len(samples), MAX_CHUNK_SAMPLES):
-            piece = samples[start : start + MAX_CHUNK_SAMPLES]
+        for start in range(0, ready, MAX_CHUNK_SAMPLES):
+            piece = samples[start : min(start + MAX_CHUNK_SAMPLES, ready)]
             chunks.append(
                 AudioChunk(
                     pcm=piece.astype("<i2", copy=False).tobytes(),

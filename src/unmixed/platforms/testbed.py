@@ -119,10 +119,13 @@ class Subscription:
         self._adapter.on_frame(self.feed, media_seconds, pcm)
 
     async def stop(self) -> None:
-        if self._peer is not None:
-            await self._peer.close()
-        if self._handle is not None:
-            await self._handle.detach()
+        """Hang up; safe to call more than once."""
+        peer, self._peer = self._peer, None
+        handle, self._handle = self._handle, None
+        if peer is not None:
+            await peer.close()
+        if handle is not None:
+            await handle.detach()
 
 
 class TestbedAdapter(MeetingAdapter):
@@ -138,6 +141,8 @@ class TestbedAdapter(MeetingAdapter):
         self._participants: set[int] = set()
         self._feeds: dict[int, FeedAudio] = {}
         self._subscriptions: dict[int, Subscription] = {}
+        self._retired: list[Subscription] = []
+        """Subscriptions of feeds that stopped publishing, until they have hung up."""
         self._listener: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
 
@@ -174,11 +179,11 @@ class TestbedAdapter(MeetingAdapter):
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        everyone = [*self._retired, *self._subscriptions.values()]
         try:
-            await asyncio.gather(
-                *(s.stop() for s in self._subscriptions.values()), return_exceptions=True
-            )
+            await asyncio.gather(*(s.stop() for s in everyone), return_exceptions=True)
             self._subscriptions.clear()
+            self._retired.clear()
             if self._handle is not None:
                 with contextlib.suppress(JanusError, JanusUnreachable):
                     await self._handle.request({"request": "leave"})
@@ -205,7 +210,7 @@ class TestbedAdapter(MeetingAdapter):
                 return
             try:
                 self._on_room_event(data)
-            except (KeyError, TypeError, ValueError):
+            except Exception:
                 log.exception("room event not understood, ignored", event=data)
 
     def _on_room_event(self, data: JsonObject) -> None:
@@ -273,10 +278,15 @@ class TestbedAdapter(MeetingAdapter):
         subscription = self._subscriptions.pop(feed, None)
         if subscription is None:
             return
-        self._in_background(subscription.stop())
+        self._retired.append(subscription)
+        self._in_background(self._retire(subscription))
         audio = self._feeds.pop(feed, FeedAudio())
         if audio.flowing:
             self._emit(AudioStopped(str(feed)))
+
+    async def _retire(self, subscription: Subscription) -> None:
+        await subscription.stop()
+        self._retired.remove(subscription)
 
     def _on_leaving(self, feed: int) -> None:
         self._on_unpublished(feed)

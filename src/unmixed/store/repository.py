@@ -198,6 +198,14 @@ class Bots:
                 status=row.status,
             )
 
+    def claim(self, bot_id: str) -> bool:
+        """Move a `ready` bot to `joining_call`; False if some process already had."""
+        with self._sessions.begin() as session:
+            row = session.get_one(BotRow, bot_id, with_for_update=True)
+            if row.status != StatusCode.READY:
+                return False
+            return _append_status(row, StatusCode.JOINING_CALL, None, None, _now())
+
     def change_status(
         self, bot_id: str, code: str, sub_code: str | None = None, message: str | None = None
     ) -> bool:

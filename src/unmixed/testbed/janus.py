@@ -157,7 +157,9 @@ class JanusSession:
                         self._lost()
                         return
                     self._dispatch(event)
-        except (httpx.HTTPError, ValueError):
+        except asyncio.CancelledError:
+            raise
+        except Exception:
             self._lost()
 
     def _dispatch(self, event: JsonObject) -> None:
