@@ -227,7 +227,7 @@ class BotRun:
             self._start_audio(key)
 
     @_one_participant
-    def _forward(self, key: str, frame: PcmFrame) -> None:
+    def _forward(self, key: str, frame: PcmFrame) -> None:  # fifty times a second per speaker
         segment = self._segments.get(key)
         participant = self._directory.get(key)
         if segment is None or participant is None or self._delivery is None:

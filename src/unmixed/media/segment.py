@@ -22,8 +22,8 @@ MIN_CHUNK_SAMPLES = SAMPLE_RATE * 40 // 1000
 message costs the bot about as much as decoding a packet; at 40 ms per message the
 bot spends a quarter less CPU per stream for about 15 ms more latency (see README)."""
 
-MAX_CHUNK_SAMPLES = 12 * MIN_CHUNK_SAMPLES
-"""No chunk carries more than 0.48 s, however much silence was filled."""
+MAX_CHUNK_SAMPLES = SAMPLE_RATE // 2
+"""No chunk carries more than 0.5 s, however much silence was filled."""
 
 
 class TimelineBreak(Exception):
@@ -110,7 +110,9 @@ class AudioSegment:
         what is too short to send waits for more, unless the segment ends."""
         if len(self._held):
             samples = np.concatenate([self._held, samples])
-        ready = len(samples) if final else len(samples) - len(samples) % MIN_CHUNK_SAMPLES
+        ready = len(samples)
+        if not final and len(samples) % MAX_CHUNK_SAMPLES < MIN_CHUNK_SAMPLES:
+            ready -= len(samples) % MAX_CHUNK_SAMPLES
         self._held = samples[ready:]
         chunks = []
         for start in range(0, ready, MAX_CHUNK_SAMPLES):
