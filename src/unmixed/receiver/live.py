@@ -34,7 +34,7 @@ def participants_table(receiver: AudioReceiver) -> Table:
 
 
 async def receive_live(host: str, port: int, out_dir: Path, console: Console) -> None:
-    receiver = AudioReceiver(host=host, port=port, out_dir=out_dir)
+    receiver = AudioReceiver(host=host, port=port, out_dir=out_dir, spool=True)
     try:
         async with receiver:
             console.print(
@@ -48,3 +48,4 @@ async def receive_live(host: str, port: int, out_dir: Path, console: Console) ->
         console.print()
         for name, path in receiver.write_wavs(out_dir).items():
             console.print(f"{name}: {path}")
+        receiver.release()

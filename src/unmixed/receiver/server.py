@@ -12,6 +12,7 @@ import pydantic
 import structlog
 from websockets.asyncio.server import Server, ServerConnection, serve
 
+from unmixed.receiver.timeline import MemoryTimeline, SpooledTimeline, Timeline, blocks
 from unmixed.receiver.tracks import ConnectionRecord, ParticipantAudio
 from unmixed.service import Service
 from unmixed.wire.realtime import SAMPLE_RATE, AudioSeparateRawMessage
@@ -28,11 +29,19 @@ class AudioReceiver(Service):
     """
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, out_dir: Path | None = None
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        out_dir: Path | None = None,
+        spool: bool = False,
     ) -> None:
         self.host = host
         self.port = port
         self.out_dir = out_dir
+        if spool and out_dir is None:
+            raise ValueError("spooling audio to disk needs an out_dir")
+        self._spool = spool
         self.participants: dict[tuple[str, int], ParticipantAudio] = {}
         self.connections: list[ConnectionRecord] = []
         self.invalid_messages: list[str] = []
@@ -85,17 +94,32 @@ class AudioReceiver(Service):
         so several recordings can share a folder; the mapping is in order of id.
         """
         out_dir.mkdir(parents=True, exist_ok=True)
-        length = max((len(p.timeline()) for p in self.participants.values()), default=0)
+        length = max((p.audio.length for p in self.participants.values()), default=0)
         paths: dict[str, Path] = {}
         for participant in sorted(self.participants.values(), key=lambda p: (p.recording_id, p.id)):
-            path = out_dir / f"{participant.recording_id[:8]}-participant-{participant.id}.wav"
+            path = out_dir / f"{_file_stem(participant.recording_id, participant.id)}.wav"
             with wave.open(str(path), "wb") as wav:
                 wav.setnchannels(1)
                 wav.setsampwidth(2)
                 wav.setframerate(SAMPLE_RATE)
-                wav.writeframes(participant.timeline(length).astype("<i2").tobytes())
+                for block in blocks(participant.audio, length):
+                    wav.writeframes(block.astype("<i2").tobytes())
             paths[participant.name or str(participant.id)] = path
         return paths
+
+    def release(self) -> None:
+        """Let go of the received audio, deleting spool files."""
+        for participant in self.participants.values():
+            participant.audio.close()
+            if isinstance(participant.audio, SpooledTimeline):
+                participant.audio.path.unlink(missing_ok=True)
+
+    def _timeline_for(self, recording_id: str, participant_id: int) -> Timeline:
+        if not self._spool:
+            return MemoryTimeline()
+        assert self.out_dir is not None
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        return SpooledTimeline(self.out_dir / f"{_file_stem(recording_id, participant_id)}.pcm")
 
     async def _serve(self, socket: ServerConnection) -> None:
         path = socket.request.path if socket.request is not None else "/"
@@ -124,7 +148,9 @@ class AudioReceiver(Service):
         key = (payload.recording.id, payload.data.participant.id)
         participant = self.participants.get(key)
         if participant is None:
-            participant = self.participants[key] = ParticipantAudio(payload.recording.id, message)
+            participant = self.participants[key] = ParticipantAudio(
+                payload.recording.id, message, self._timeline_for(*key)
+            )
         if connection.participant_id is None:
             connection.participant_id = participant.id
             participant.connections.append(connection)
@@ -146,3 +172,7 @@ class AudioReceiver(Service):
             self._events.flush()
         async with self._changed:
             self._changed.notify_all()
+
+
+def _file_stem(recording_id: str, participant_id: int) -> str:
+    return f"{recording_id[:8]}-participant-{participant_id}"

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from unmixed.receiver.timeline import Timeline
 from unmixed.wire.realtime import SAMPLE_RATE, AudioSeparateRawMessage
 
 
@@ -55,7 +56,9 @@ class ParticipantAudio:
     every participant's audio lines up with every other's.
     """
 
-    def __init__(self, recording_id: str, message: AudioSeparateRawMessage) -> None:
+    def __init__(
+        self, recording_id: str, message: AudioSeparateRawMessage, timeline: Timeline
+    ) -> None:
         participant = message.data.data.participant
         self.recording_id = recording_id
         self.id = participant.id
@@ -66,19 +69,12 @@ class ParticipantAudio:
         self.messages = 0
         self.samples = 0
         self.last_level_dbfs = -math.inf
-        self._timeline = np.zeros(0, dtype=np.int16)
-        self._end = 0
+        self.audio = timeline
 
     def add(self, message: AudioSeparateRawMessage, connection: ConnectionRecord) -> Arrival:
         data = message.data.data
         pcm = np.frombuffer(base64.b64decode(data.buffer), dtype="<i2")
-        start = round(data.timestamp.relative * SAMPLE_RATE)
-        if start + len(pcm) > len(self._timeline):
-            grown = np.zeros(max(start + len(pcm), 2 * len(self._timeline)), dtype=np.int16)
-            grown[: len(self._timeline)] = self._timeline
-            self._timeline = grown
-        self._timeline[start : start + len(pcm)] = pcm
-        self._end = max(self._end, start + len(pcm))
+        self.audio.write(round(data.timestamp.relative * SAMPLE_RATE), pcm)
         self.messages += 1
         self.samples += len(pcm)
         self.last_level_dbfs = _level_dbfs(pcm)
@@ -95,16 +91,13 @@ class ParticipantAudio:
     def connected(self) -> bool:
         return any(connection.closed_at is None for connection in self.connections)
 
-    def timeline(self, length: int | None = None) -> np.ndarray:
-        """The audio from relative 0, silence where nothing arrived, padded to `length`."""
-        audio = self._timeline[: self._end]
-        if length is not None and length > self._end:
-            audio = np.concatenate([audio, np.zeros(length - self._end, dtype=np.int16)])
-        return audio
+    def timeline(self) -> np.ndarray:
+        """All the audio from relative 0, silence where nothing arrived."""
+        return self.audio.read(0, self.audio.length)
 
     def between(self, start: float, end: float) -> np.ndarray:
         """The audio between two relative times, in seconds."""
-        return self.timeline()[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
+        return self.audio.read(round(start * SAMPLE_RATE), round(end * SAMPLE_RATE))
 
 
 def _level_dbfs(pcm: np.ndarray) -> float:
