@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from unmixed.api.server import ApiServer
 from unmixed.client import UnmixedClient
@@ -38,7 +39,10 @@ async def janus() -> AsyncIterator[JanusServer]:
 
 @pytest.fixture(scope="session")
 async def api(data_dir: Path, api_key: str) -> AsyncIterator[ApiServer]:
-    async with ApiServer(Settings(data_dir=data_dir, database_url=None, api_key=api_key)) as server:
+    settings = Settings(
+        data_dir=data_dir, database_url=None, api_key=SecretStr(api_key), testbed_enabled=True
+    )
+    async with ApiServer(settings) as server:
         yield server
 
 

@@ -7,13 +7,16 @@ import signal
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from unmixed.logs import configure_logging
 from unmixed.settings import Settings
+
+if TYPE_CHECKING:
+    from unmixed.store import ApiKeys
 
 app = typer.Typer(
     help="unmixed: meeting bots that stream each participant's audio separately.",
@@ -50,17 +53,40 @@ def serve(
     from unmixed.api import create_app
 
     configure_logging(process="api")
-    uvicorn.run(create_app(Settings()), host=host, port=port, log_config=None)
+    uvicorn.run(create_app(Settings()), host=host, port=port, log_config=None, proxy_headers=False)
+
+
+def _stored_keys() -> "ApiKeys":
+    from unmixed.store import ApiKeys, open_database
+
+    return ApiKeys(open_database(Settings().resolved_database_url(), migrate=True))
 
 
 @keys_app.command("create")
 def create_key(label: Annotated[str, typer.Option(help="A note to remember it by.")] = "") -> None:
     """Make an API key; it is shown once and stored only as a hash."""
-    from unmixed.store import ApiKeys, open_database
+    typer.echo(_stored_keys().create(label))
 
-    settings = Settings()
-    key = ApiKeys(open_database(settings.resolved_database_url(), migrate=True)).create(label)
-    typer.echo(key)
+
+@keys_app.command("list")
+def list_keys() -> None:
+    """Stored keys: id, label, when made, when revoked (never the keys themselves)."""
+    from rich.table import Table
+
+    table = Table("id", "label", "created", "revoked")
+    for key in _stored_keys().all():
+        revoked = f"{key.revoked_at:%Y-%m-%d %H:%M:%S}" if key.revoked_at else ""
+        table.add_row(str(key.id), key.label, f"{key.created_at:%Y-%m-%d %H:%M:%S}", revoked)
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def revoke_key(key_id: Annotated[int, typer.Argument(help="The id `keys list` shows.")]) -> None:
+    """Revoke a key: requests with it get 401 from now on. Its bots are kept."""
+    if not _stored_keys().revoke(key_id):
+        console.print(f"no key with id {key_id}")
+        raise typer.Exit(1)
+    console.print(f"key {key_id} revoked")
 
 
 @app.command()

@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from unmixed.api.server import ApiServer
 from unmixed.client import UnmixedClient
 from unmixed.receiver import AudioReceiver
@@ -57,7 +59,9 @@ FINISHED = {StatusCode.DONE, StatusCode.FATAL}
 async def local_stack(work_dir: Path, out_dir: Path | None = None) -> AsyncIterator[LocalStack]:
     """Janus, an API with a throwaway SQLite database in `work_dir`, and a receiver."""
     api_key = secrets.token_urlsafe(16)
-    settings = Settings(data_dir=work_dir, database_url=None, api_key=api_key)
+    settings = Settings(
+        data_dir=work_dir, database_url=None, api_key=SecretStr(api_key), testbed_enabled=True
+    )
     async with (
         JanusServer() as janus,
         AudioReceiver(out_dir=out_dir) as receiver,

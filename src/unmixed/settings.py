@@ -1,8 +1,12 @@
-"""Configuration from flags or `UNMIXED_*` environment variables."""
+"""Configuration from flags or `UNMIXED_*` environment variables.
+
+Secrets are `SecretStr`: printing the settings, or a traceback that holds
+them, shows `**********`, never the value.
+"""
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -14,15 +18,52 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="UNMIXED_", extra="ignore")
 
     data_dir: Path = Field(default_factory=default_data_dir)
-    database_url: str | None = Field(
+    database_url: SecretStr | None = Field(
         default=None, description="SQLAlchemy URL; a SQLite file in data_dir when unset."
     )
-    api_key: str | None = Field(
-        default=None, description="A key that is always valid, besides those made by `keys create`."
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="A key that is always valid, checked against this setting only, never stored.",
     )
+    testbed_enabled: bool = Field(
+        default=False,
+        description="Accept testbed:// meetings (loopback Janus rooms): for tests and demos only.",
+    )
+    egress_allow_private: bool = Field(
+        default=True,
+        description=(
+            "Let bots connect to loopback and private addresses (a receiver on the same host or "
+            "network). Set false where tenants must not reach the operator's network."
+        ),
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The API's public base URL, e.g. https://bots.example.com, for page links.",
+    )
+    trust_proxy_headers: bool = Field(
+        default=False,
+        description="Build page links from X-Forwarded-Proto/-Host: only behind a trusted proxy.",
+    )
+    bot_slots: PositiveInt | None = Field(
+        default=None,
+        description="Bots that may run at once here; by default from the cores and memory.",
+    )
+    rate_limit_create: str = Field(default="60/minute", description="Per key: POST /bot/.")
+    rate_limit_list: str = Field(default="60/minute", description="Per key: GET /bot/.")
+    rate_limit_other: str = Field(default="300/minute", description="Per key: every other route.")
+    max_body_bytes: PositiveInt = Field(default=1 << 20, description="Largest request body.")
 
     def resolved_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{self.data_dir / 'unmixed.db'}"
+
+    def bot_environment(self) -> dict[str, str]:
+        """`UNMIXED_*` variables that give a bot process these settings (never the API key)."""
+        return {
+            "UNMIXED_DATA_DIR": str(self.data_dir),
+            "UNMIXED_DATABASE_URL": self.resolved_database_url(),
+            "UNMIXED_TESTBED_ENABLED": str(self.testbed_enabled).lower(),
+            "UNMIXED_EGRESS_ALLOW_PRIVATE": str(self.egress_allow_private).lower(),
+        }

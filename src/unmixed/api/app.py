@@ -2,14 +2,18 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 
 from unmixed import __version__
 from unmixed.api.errors import install_error_handlers
+from unmixed.api.guard import RequestGuard
+from unmixed.api.openapi import install_openapi
 from unmixed.api.routes import router
 from unmixed.api.state import ServiceState
 from unmixed.bots.dispatcher import LocalDispatcher
+from unmixed.logs import register_secret
 from unmixed.settings import Settings
 from unmixed.store import Bots, open_database
 
@@ -17,11 +21,13 @@ from unmixed.store import Bots, open_database
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     database_url = settings.resolved_database_url()
+    register_secret(settings.api_key.get_secret_value() if settings.api_key else None)
+    register_secret(urlsplit(database_url).password)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = open_database(database_url, migrate=True)
-        dispatcher = LocalDispatcher(Bots(database), database_url)
+        dispatcher = LocalDispatcher(Bots(database), settings)
         app.state.service = ServiceState(settings, database, dispatcher)
         dispatcher.dispatch_waiting()
         try:
@@ -37,6 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False
+    app.add_middleware(RequestGuard)
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(router)
     return app

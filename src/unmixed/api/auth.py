@@ -1,15 +1,22 @@
-"""API keys in the `Authorization` header, both ways Recall clients send them."""
+"""API keys in the `Authorization` header, every way Recall clients send them.
 
+Authentication runs in `RequestGuard`, before routing and before the body is
+read; routes learn whose request it is from `Caller`.
+"""
+
+import asyncio
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
-from unmixed.api.errors import ApiProblem
-from unmixed.api.state import ServiceState, service_state
+from unmixed.settings import Settings
+from unmixed.store import ENVIRONMENT_KEY, ApiKeys, Owner
+
+MAX_KEY_LENGTH = 256
 
 
-def _presented_key(authorization: str | None) -> str | None:
+def presented_key(authorization: str | None) -> str | None:
     """`Token <key>` as Recall documents it, the bare key as its sample apps send it,
     or `Bearer <key>` as many HTTP clients do."""
     if not authorization:
@@ -20,25 +27,27 @@ def _presented_key(authorization: str | None) -> str | None:
     return authorization.strip()
 
 
-def authenticated_key(
-    request: Request,
-    state: Annotated[ServiceState, Depends(service_state)],
-    authorization: Annotated[str | None, Header()] = None,
-) -> int:
-    """The id of the caller's API key; 401 otherwise."""
-    key = _presented_key(authorization)
-    if key is None:
-        raise ApiProblem(
-            401, "authentication_failed", "send your API key: Authorization: Token <key>"
-        )
-    configured = state.settings.api_key
-    known = state.configured_key_id
-    if configured and known is not None and hmac.compare_digest(key.encode(), configured.encode()):
-        return known
-    key_id = state.keys.find(key)
-    if key_id is None:
-        raise ApiProblem(401, "authentication_failed", "this API key is not valid")
-    return key_id
+async def authenticate(
+    settings: Settings, keys: ApiKeys, authorization: str | None
+) -> Owner | None:
+    """Whose key this is, or None. The environment's key is compared in constant
+    time and never looked up in (or written to) the store."""
+    key = presented_key(authorization)
+    if key is None or len(key) > MAX_KEY_LENGTH:
+        return None
+    configured = settings.api_key
+    if configured is not None and hmac.compare_digest(
+        key.encode(), configured.get_secret_value().encode()
+    ):
+        return ENVIRONMENT_KEY
+    key_id = await asyncio.to_thread(keys.find, key)
+    return None if key_id is None else Owner(key_id)
 
 
-ApiKeyId = Annotated[int, Depends(authenticated_key)]
+def caller(request: Request) -> Owner:
+    """The owner `RequestGuard` authenticated for this request."""
+    owner: Owner = request.state.owner
+    return owner
+
+
+Caller = Annotated[Owner, Depends(caller)]

@@ -13,14 +13,34 @@ _FIELD_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 class ApiProblem(Exception):
-    def __init__(self, status: int, code: str, detail: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        field: str | None = None,
+        *,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.error = ApiError(code=code, detail=detail, field=field)
+        self.headers = None if retry_after is None else {"Retry-After": str(retry_after)}
+
+    def response(self) -> JSONResponse:
+        return error_response(self.status, self.error, self.headers)
 
 
-def _respond(status: int, error: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, error: ApiError, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(error.model_dump(exclude_none=True), status_code=status, headers=headers)
+
+
+INTERNAL_ERROR = ApiError(
+    code="internal_error",
+    detail="the server failed to answer this request; it has been logged",
+)
 
 
 def field_path(location: tuple[int | str, ...]) -> str:
@@ -38,11 +58,11 @@ def field_path(location: tuple[int | str, ...]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiProblem)
     async def _problem(_: Request, problem: ApiProblem) -> JSONResponse:
-        return _respond(problem.status, problem.error)
+        return problem.response()
 
     @app.exception_handler(FieldError)
     async def _field(_: Request, error: FieldError) -> JSONResponse:
-        return _respond(
+        return error_response(
             400, ApiError(code="invalid_request", detail=error.detail, field=error.field)
         )
 
@@ -52,12 +72,18 @@ def install_error_handlers(app: FastAPI) -> None:
         location = () if first.get("type") == "json_invalid" else tuple(first.get("loc", ()))
         field = field_path(location)
         detail = f"{field}: {first.get('msg', 'invalid value')}"
-        return _respond(400, ApiError(code="invalid_request", detail=detail, field=field))
+        return error_response(400, ApiError(code="invalid_request", detail=detail, field=field))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, __: Exception) -> JSONResponse:
+        """The answer to a bug: nothing internal in it. The server logs the
+        traceback once, plainly and redacted (see `unmixed.logs`)."""
+        return error_response(500, INTERNAL_ERROR)
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, error: HTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return _respond(
+        return error_response(
             error.status_code,
             ApiError(code=code, detail=str(error.detail)),
             dict(error.headers or {}),

@@ -8,85 +8,159 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from unmixed.api.auth import ApiKeyId
+from unmixed.api.auth import Caller
 from unmixed.api.errors import ApiProblem
+from unmixed.api.openapi import documented_errors
 from unmixed.api.state import ServiceState, service_state
-from unmixed.store import BotFilters
+from unmixed.bots.capacity import RETRY_AFTER_SECONDS
+from unmixed.bots.dispatcher import NoFreeSlot
+from unmixed.store import BotFilters, Owner
 from unmixed.wire.bots import Bot, BotCreate, BotPage, FieldError
+from unmixed.wire.common import METADATA_KEY_MAX_LENGTH, storable_text
+from unmixed.wire.meeting_url import Platform
 from unmixed.wire.status import FINAL_CODES, StatusCode
 
 router = APIRouter(prefix="/api/v1")
 State = Annotated[ServiceState, Depends(service_state)]
 
+PAGE_SIZE = 50
+MAX_PAGE = 1_000_000
+METADATA_FILTER = "metadata__"
+MAX_FILTER_VALUES = 20
+FilterValues = Annotated[list[str], Query(max_length=MAX_FILTER_VALUES)]
+
 
 def route(
-    method: str, path: str, **options: Any
+    method: str, path: str, *, errors: tuple[int, ...] = (), **options: Any
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register `path` and `path/` for one endpoint; only the slashed one is documented."""
 
     def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-        router.add_api_route(f"{path}/", endpoint, methods=[method], **options)
+        responses = documented_errors(errors)
+        router.add_api_route(f"{path}/", endpoint, methods=[method], responses=responses, **options)
         router.add_api_route(path, endpoint, methods=[method], include_in_schema=False, **options)
         return endpoint
 
     return register
 
 
-@route("POST", "/bot", status_code=201, response_model=Bot)
-async def create_bot(request: BotCreate, key_id: ApiKeyId, state: State) -> Bot:
+@route("POST", "/bot", status_code=201, response_model=Bot, errors=(400, 507))
+async def create_bot(request: BotCreate, owner: Caller, state: State) -> Bot:
     meeting = request.parsed_meeting_url()
-    request.check_realtime_endpoints()
-    bot = await asyncio.to_thread(state.bots.create, request, meeting, key_id)
+    if meeting.platform == Platform.TESTBED and not state.settings.testbed_enabled:
+        raise FieldError(
+            "meeting_url", "testbed meetings are switched off here (UNMIXED_TESTBED_ENABLED)"
+        )
+    request.check_realtime_endpoints(state.egress)
     delay = (
         0.0 if request.join_at is None else (request.join_at - datetime.now(UTC)).total_seconds()
     )
-    state.dispatcher.dispatch(bot.id, delay=max(0.0, delay))
+    immediate = delay <= 0
+    if immediate:
+        _reserve_slot(state)
+    try:
+        bot = await asyncio.to_thread(state.bots.create, request, meeting, owner)
+    except BaseException:
+        if immediate:
+            state.dispatcher.unreserve()
+        raise
+    state.dispatcher.dispatch(bot.id, delay=max(0.0, delay), reserved=immediate)
     return bot
 
 
-PAGE_SIZE = 50
-METADATA_FILTER = "metadata__"
+def _reserve_slot(state: ServiceState) -> None:
+    try:
+        state.dispatcher.reserve()
+    except NoFreeSlot as error:
+        raise ApiProblem(
+            507,
+            "no_free_bot_slot",
+            f"all {state.dispatcher.slots} bot slots of this server are busy; retry later, "
+            "or schedule the bot with join_at",
+            retry_after=RETRY_AFTER_SECONDS,
+        ) from error
 
 
-@route("GET", "/bot", response_model=BotPage)
+@route("GET", "/bot", response_model=BotPage, errors=(400, 404))
 async def list_bots(
     request: Request,
-    key_id: ApiKeyId,
+    owner: Caller,
     state: State,
-    page: Annotated[int, Query(ge=1)] = 1,
-    status: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
-    platform: Annotated[list[str], Query()] = [],  # noqa: B006
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    status: FilterValues = [],  # noqa: B006 (FastAPI copies defaults)
+    platform: FilterValues = [],  # noqa: B006
     join_at_after: str | None = None,
     join_at_before: str | None = None,
 ) -> BotPage:
     filters = BotFilters(
-        statuses=tuple(status),
-        platforms=tuple(platform),
+        statuses=_text_filter("status", status),
+        platforms=_text_filter("platform", platform),
         join_at_after=_moment("join_at_after", join_at_after),
         join_at_before=_moment("join_at_before", join_at_before),
-        metadata=tuple(
-            (name.removeprefix(METADATA_FILTER), value)
-            for name, value in request.query_params.multi_items()
-            if name.startswith(METADATA_FILTER)
-        ),
+        metadata=_metadata_filters(request),
     )
     offset = (page - 1) * PAGE_SIZE
     count, bots = await asyncio.to_thread(
-        state.bots.page, key_id, filters, offset=offset, limit=PAGE_SIZE
+        state.bots.page, owner, filters, offset=offset, limit=PAGE_SIZE
     )
     if page > 1 and offset >= count:
         raise ApiProblem(404, "not_found", f"page {page} is past the last page", field="page")
     return BotPage(
         count=count,
-        next=str(request.url.include_query_params(page=page + 1))
-        if offset + PAGE_SIZE < count
-        else None,
-        previous=str(request.url.include_query_params(page=page - 1)) if page > 1 else None,
+        next=_page_link(request, state, page + 1) if offset + PAGE_SIZE < count else None,
+        previous=_page_link(request, state, page - 1) if page > 1 else None,
         results=bots,
     )
+
+
+def _text_filter(field: str, values: list[str]) -> tuple[str, ...]:
+    try:
+        return tuple(storable_text(value) for value in values)
+    except ValueError as error:
+        raise FieldError(field, str(error)) from error
+
+
+def _metadata_filters(request: Request) -> tuple[tuple[str, str], ...]:
+    filters = []
+    for name, value in request.query_params.multi_items():
+        if not name.startswith(METADATA_FILTER):
+            continue
+        key = name.removeprefix(METADATA_FILTER)
+        try:
+            if not 0 < len(key) <= METADATA_KEY_MAX_LENGTH:
+                raise ValueError(f"names a key of 1 to {METADATA_KEY_MAX_LENGTH} characters")
+            storable_text(key)
+            storable_text(value)
+        except ValueError as error:
+            raise FieldError(METADATA_FILTER + "KEY", str(error)) from error
+        filters.append((key, value))
+    if len(filters) > MAX_FILTER_VALUES:
+        raise FieldError(METADATA_FILTER + "KEY", f"at most {MAX_FILTER_VALUES} metadata filters")
+    return tuple(filters)
+
+
+def _page_link(request: Request, state: ServiceState, page: int) -> str:
+    """A page link on the server's own public address, never one a client's
+    headers made up (unless the operator trusts the proxy that sets them)."""
+    query = [(name, value) for name, value in request.query_params.multi_items() if name != "page"]
+    return f"{_public_base(request, state)}{request.url.path}?{urlencode([*query, ('page', page)])}"
+
+
+def _public_base(request: Request, state: ServiceState) -> str:
+    settings = state.settings
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    if settings.trust_proxy_headers:
+        scheme = request.headers.get("x-forwarded-proto", request.url.scheme).split(",")[0]
+        host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
+        return f"{scheme.strip()}://{host.split(',')[0].strip()}"
+    host, port = request.scope["server"] or ("127.0.0.1", 80)
+    host = f"[{host}]" if ":" in host else host
+    return f"{request.url.scheme}://{host}:{port}"
 
 
 def _moment(field: str, text: str | None) -> datetime | None:
@@ -95,27 +169,27 @@ def _moment(field: str, text: str | None) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError as error:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError) as error:
         raise FieldError(field, "use ISO 8601 or YYYY-MM-DD HH:MM:SS") from error
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-@route("GET", "/bot/{bot_id}", response_model=Bot)
-async def retrieve_bot(bot_id: str, key_id: ApiKeyId, state: State) -> Bot:
-    return await _owned_bot(state, bot_id, key_id)
+@route("GET", "/bot/{bot_id}", response_model=Bot, errors=(404,))
+async def retrieve_bot(bot_id: str, owner: Caller, state: State) -> Bot:
+    return await _owned_bot(state, bot_id, owner)
 
 
-@route("POST", "/bot/{bot_id}/leave_call", response_model=Bot)
-async def leave_call(bot_id: str, key_id: ApiKeyId, state: State) -> Bot:
-    bot = await _owned_bot(state, bot_id, key_id)
+@route("POST", "/bot/{bot_id}/leave_call", response_model=Bot, errors=(400, 404))
+async def leave_call(bot_id: str, owner: Caller, state: State) -> Bot:
+    bot = await _owned_bot(state, bot_id, owner)
     if bot.status_changes[-1].code in (*FINAL_CODES, StatusCode.CALL_ENDED):
         raise ApiProblem(400, "cannot_command_completed_bot", "this bot has already left its call")
     await state.dispatcher.request_leave(bot_id)
-    return await _owned_bot(state, bot_id, key_id)
+    return await _owned_bot(state, bot_id, owner)
 
 
-async def _owned_bot(state: ServiceState, bot_id: str, key_id: int) -> Bot:
-    bot = await asyncio.to_thread(state.bots.get, bot_id, key_id)
+async def _owned_bot(state: ServiceState, bot_id: str, owner: Owner) -> Bot:
+    bot = await asyncio.to_thread(state.bots.get, bot_id, owner)
     if bot is None:
-        raise ApiProblem(404, "not_found", f"no bot {bot_id} for this API key")
+        raise ApiProblem(404, "not_found", "no such bot for this API key")
     return bot

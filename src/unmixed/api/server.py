@@ -16,7 +16,12 @@ class ApiServer(Service):
     def __init__(self, settings: Settings, *, port: int | None = None) -> None:
         self.port = port or free_port()
         config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
+            create_app(settings),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            log_config=None,
+            proxy_headers=False,
         )
         self._server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None

@@ -1,10 +1,12 @@
-"""What the API's routes share: settings, the store and the dispatcher."""
+"""What the API's routes share: settings, the store, the dispatcher and the policies."""
 
 from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from unmixed.api.rate_limits import RateLimits
 from unmixed.bots.dispatcher import LocalDispatcher
+from unmixed.egress import EgressPolicy
 from unmixed.settings import Settings
 from unmixed.store import ApiKeys, Bots, Database
 
@@ -16,14 +18,14 @@ class ServiceState:
     dispatcher: LocalDispatcher
     bots: Bots = field(init=False)
     keys: ApiKeys = field(init=False)
-    configured_key_id: int | None = field(init=False)
-    """The stored id of `UNMIXED_API_KEY`, so bots made with it have an owner like any other."""
+    rate_limits: RateLimits = field(init=False)
+    egress: EgressPolicy = field(init=False)
 
     def __post_init__(self) -> None:
         self.bots = Bots(self.database)
         self.keys = ApiKeys(self.database)
-        api_key = self.settings.api_key
-        self.configured_key_id = self.keys.ensure(api_key, "UNMIXED_API_KEY") if api_key else None
+        self.rate_limits = RateLimits(self.settings)
+        self.egress = EgressPolicy(allow_private=self.settings.egress_allow_private)
 
 
 def service_state(request: Request) -> ServiceState:

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 import structlog
 
+from unmixed.bots.capacity import default_bot_slots
+from unmixed.settings import Settings
 from unmixed.store import Bots
 from unmixed.wire.status import FINAL_CODES, StatusCode, SubCode
 
@@ -20,20 +22,53 @@ STOP_GRACE_SECONDS = 15.0
 ALREADY_CLAIMED_EXIT_CODE = 3
 """A bot process exits with this when another process had already started that bot."""
 
+PROCESS_LOST_MESSAGE = "the bot's process ended before the bot finished"
+BOT_ERRORED_MESSAGE = "the bot stopped after an unexpected error; the server log has details"
+
 log = structlog.get_logger(__name__)
 
 
+class NoFreeSlot(Exception):
+    """Every bot slot of this machine is taken."""
+
+
 class LocalDispatcher:
-    def __init__(self, bots: Bots, database_url: str) -> None:
+    """Runs bots as child processes of the API, at most `slots` at once."""
+
+    def __init__(self, bots: Bots, settings: Settings) -> None:
         self._bots = bots
-        self._database_url = database_url
+        self._environment = {
+            **{name: value for name, value in os.environ.items() if name != "UNMIXED_API_KEY"},
+            **settings.bot_environment(),
+        }
+        self.slots = settings.bot_slots or default_bot_slots()
+        self._reserved = 0
         self._processes: dict[str, asyncio.subprocess.Process] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._scheduled: set[str] = set()
         self._asked_to_leave: set[str] = set()
 
-    def dispatch(self, bot_id: str, *, delay: float = 0.0) -> None:
+    def reserve(self) -> None:
+        """Hold a slot for an immediate bot about to be stored: `NoFreeSlot` if none
+        is free. `dispatch(..., reserved=True)` takes it over; `unreserve` gives it back.
+
+        Bots that were scheduled start at their `join_at` whatever the load: they
+        were accepted when they were made.
+        """
+        running = len(self._tasks) - len(self._scheduled)
+        if running + self._reserved >= self.slots:
+            raise NoFreeSlot
+        self._reserved += 1
+
+    def unreserve(self) -> None:
+        self._reserved -= 1
+
+    def dispatch(self, bot_id: str, *, delay: float = 0.0, reserved: bool = False) -> None:
         """Start the bot's process now, or after `delay` seconds (its `join_at`)."""
+        if reserved:
+            self.unreserve()
+        if delay:
+            self._scheduled.add(bot_id)
         task = asyncio.create_task(self._run(bot_id, delay), name=f"bot-{bot_id}")
         self._tasks[bot_id] = task
         task.add_done_callback(lambda done: self._forget(bot_id, done))
@@ -41,6 +76,7 @@ class LocalDispatcher:
     def _forget(self, bot_id: str, task: asyncio.Task[None]) -> None:
         if self._tasks.get(bot_id) is task:
             del self._tasks[bot_id]
+            self._scheduled.discard(bot_id)
 
     async def request_leave(self, bot_id: str) -> None:
         """Ask a bot to leave its call (it records `bot_received_leave_call`); a bot still
@@ -66,17 +102,18 @@ class LocalDispatcher:
 
     async def _run(self, bot_id: str, delay: float) -> None:
         if delay:
-            self._scheduled.add(bot_id)
-            try:
-                await asyncio.sleep(delay)
-            finally:
-                self._scheduled.discard(bot_id)
+            await asyncio.sleep(delay)
+            self._scheduled.discard(bot_id)
         try:
             await self._run_process(bot_id)
-        except Exception as error:
+        except Exception:
             log.exception("could not run the bot", bot=bot_id)
             await asyncio.to_thread(
-                self._bots.change_status, bot_id, StatusCode.FATAL, SubCode.BOT_ERRORED, repr(error)
+                self._bots.change_status,
+                bot_id,
+                StatusCode.FATAL,
+                SubCode.BOT_ERRORED,
+                BOT_ERRORED_MESSAGE,
             )
 
     async def _run_process(self, bot_id: str) -> None:
@@ -85,7 +122,7 @@ class LocalDispatcher:
             "-m",
             "unmixed.bots.runner",
             bot_id,
-            env={**os.environ, "UNMIXED_DATABASE_URL": self._database_url},
+            env=self._environment,
         )
         self._processes[bot_id] = process
         log.info("bot process started", bot=bot_id, pid=process.pid)
@@ -107,7 +144,7 @@ class LocalDispatcher:
                 bot_id,
                 StatusCode.FATAL,
                 SubCode.BOT_PROCESS_LOST,
-                f"the bot process exited with code {exit_code}",
+                PROCESS_LOST_MESSAGE,
             )
 
     def dispatch_waiting(self) -> None:

@@ -11,15 +11,17 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 
 from unmixed.bots.automatic_leave import PresenceRules
-from unmixed.bots.dispatcher import ALREADY_CLAIMED_EXIT_CODE
+from unmixed.bots.dispatcher import ALREADY_CLAIMED_EXIT_CODE, BOT_ERRORED_MESSAGE
 from unmixed.bots.participants import ParticipantDirectory
 from unmixed.bots.platforms import adapter_for
 from unmixed.delivery.audio_separate import AudioSeparateDelivery, StreamContext
-from unmixed.logs import configure_logging
+from unmixed.egress import EgressPolicy
+from unmixed.logs import configure_logging, register_secret
 from unmixed.media import AudioSegment, PcmFrame, TimelineBreak
 from unmixed.platforms.base import (
     AudioReceived,
@@ -66,10 +68,13 @@ class BotRun:
     ending, a leave request, or an `automatic_leave` deadline.
     """
 
-    def __init__(self, bot: BotRecord, bots: Bots, adapter: MeetingAdapter) -> None:
+    def __init__(
+        self, bot: BotRecord, bots: Bots, adapter: MeetingAdapter, egress: EgressPolicy
+    ) -> None:
         self._bot = bot
         self._bots = bots
         self._adapter = adapter
+        self._egress = egress
         self._directory = ParticipantDirectory()
         self._flowing: set[str] = set()
         self._segments: dict[str, AudioSegment] = {}
@@ -221,7 +226,7 @@ class BotRun:
             recording_started=self._recording.started_at,
         )
         self._delivery = AudioSeparateDelivery(
-            self._bot.recording_config.realtime_endpoints, context
+            self._bot.recording_config.realtime_endpoints, context, self._egress
         )
         for key in self._flowing:
             self._start_audio(key)
@@ -275,26 +280,29 @@ class BotRun:
 
 async def run_bot(bot_id: str, settings: Settings) -> int:
     """Attend the meeting; the process's exit code."""
-    bots = Bots(open_database(settings.resolved_database_url()))
+    database_url = settings.resolved_database_url()
+    register_secret(urlsplit(database_url).password)
+    bots = Bots(open_database(database_url))
     bot = bots.record(bot_id)
+    register_secret(bot.meeting.meeting_password)
     structlog.contextvars.bind_contextvars(bot=bot_id)
     if not bots.claim(bot_id):
         log.warning("another process already started this bot", status=bot.status)
         return ALREADY_CLAIMED_EXIT_CODE
     try:
-        adapter = adapter_for(bot)
+        adapter = adapter_for(bot, settings)
     except JoinError as error:
         bots.change_status(bot_id, StatusCode.FATAL, error.sub_code, str(error))
         return 0
-    run = BotRun(bot, bots, adapter)
+    run = BotRun(bot, bots, adapter, EgressPolicy(allow_private=settings.egress_allow_private))
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, run.request_leave)
     try:
         await run.run()
-    except Exception as error:
+    except Exception:
         log.exception("bot crashed")
-        bots.change_status(bot_id, StatusCode.FATAL, SubCode.BOT_ERRORED, repr(error))
+        bots.change_status(bot_id, StatusCode.FATAL, SubCode.BOT_ERRORED, BOT_ERRORED_MESSAGE)
         return 1
     return 0
 

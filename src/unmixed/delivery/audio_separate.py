@@ -14,6 +14,7 @@ from datetime import datetime
 import structlog
 
 from unmixed.delivery.connection import EndpointHealth, ReceiverConnection
+from unmixed.egress import EgressPolicy
 from unmixed.media import AudioChunk
 from unmixed.wire.bots import RealtimeEndpoint
 from unmixed.wire.common import ObjectRef
@@ -41,16 +42,14 @@ class StreamContext:
 
 class AudioSeparateDelivery:
     def __init__(
-        self,
-        endpoints: list[RealtimeEndpoint],
-        context: StreamContext,
+        self, endpoints: list[RealtimeEndpoint], context: StreamContext, egress: EgressPolicy
     ) -> None:
         self._context = context
         self._recording_started_at = context.recording_started.timestamp()
         self._endpoints = [
             (
                 ObjectRef(id=_assigned(endpoint.id), metadata=endpoint.metadata),
-                EndpointHealth(endpoint.url),
+                EndpointHealth(endpoint.url, egress),
             )
             for endpoint in endpoints
             if AUDIO_SEPARATE_RAW_DATA in endpoint.events

@@ -2,8 +2,16 @@
 
 The producer (the bot's audio path) never waits for the network: `send` only
 appends to a buffer. A task of the connection's own connects, writes, and when
-the receiver is unreachable keeps retrying every 3 s, 30 times, as Recall does,
-while the buffer holds the newest audio and drops the oldest once it is full.
+the receiver is unreachable keeps retrying every 3 s, as Recall does, for as
+long as the buffer can hold what the receiver is missing: 40 tries, 120 s,
+where Recall stops after 30 (90 s), so that an outage of a minute and a half
+loses nothing. The buffer is bounded in bytes and holds over two minutes of
+one participant's audio; past that it drops the oldest message, counting and
+logging what it dropped.
+
+Every connection goes where the egress policy allows: the receiver's name is
+resolved and vetted on each attempt, and the connection is made to that
+vetted address, never through a proxy from the environment.
 
 Compression stays off: base64 PCM barely shrinks, and deflating every message
 was the bot's single largest cost after Opus decoding.
@@ -17,10 +25,12 @@ import structlog
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from unmixed.egress import EgressPolicy, EgressRefused
+
 RETRY_SECONDS = 3.0
-MAX_ATTEMPTS = 30
-MAX_BUFFERED_MESSAGES = 3000
-"""At least two minutes of audio (each message carries 40 ms or more)."""
+MAX_ATTEMPTS = 40
+MAX_BUFFERED_BYTES = 10 * 2**20
+"""About 170 s of audio: a 40 ms message of 16 kHz PCM is some 2.4 kB of JSON."""
 
 log = structlog.get_logger(__name__)
 
@@ -30,14 +40,28 @@ _CONNECT_ERRORS = (OSError, TimeoutError, websockets.InvalidHandshake)
 class EndpointHealth:
     """Shared by all connections to one endpoint: once it has failed, everyone stops."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, egress: EgressPolicy) -> None:
         self.url = url
+        self.egress = egress
         self.failed = False
 
     def give_up(self, reason: str) -> None:
         if not self.failed:
             self.failed = True
             log.error("realtime endpoint failed", url=self.url, reason=reason)
+
+    async def connect(self) -> ClientConnection:
+        """Open a connection to the endpoint at an address the egress policy allows."""
+        destination = await self.egress.resolve(self.url)
+        return await connect(
+            self.url,
+            host=destination.address,
+            port=destination.port,
+            proxy=None,
+            open_timeout=5,
+            close_timeout=2,
+            compression=None,
+        )
 
 
 class ReceiverConnection:
@@ -47,6 +71,7 @@ class ReceiverConnection:
         self._health = health
         self._label = label
         self._buffer: deque[str] = deque()
+        self._buffered_bytes = 0
         self._wake = asyncio.Event()
         self._finishing = False
         self.dropped = 0
@@ -57,10 +82,13 @@ class ReceiverConnection:
         if self._health.failed or self._task.done():
             self.dropped += 1
             return
-        if len(self._buffer) >= MAX_BUFFERED_MESSAGES:
-            self._buffer.popleft()
-            self.dropped += 1
         self._buffer.append(message)
+        self._buffered_bytes += len(message)
+        while self._buffered_bytes > MAX_BUFFERED_BYTES:
+            self._buffered_bytes -= len(self._buffer.popleft())
+            if not self.dropped:
+                log.warning("buffer full: dropping the oldest audio", connection=self._label)
+            self.dropped += 1
         self._wake.set()
 
     def finish(self) -> None:
@@ -82,13 +110,14 @@ class ReceiverConnection:
     async def _run(self) -> None:
         try:
             await self._deliver()
-        except websockets.InvalidURI as error:
-            self._health.give_up(f"not a websocket URL: {error}")
+        except (websockets.InvalidURI, EgressRefused) as error:
+            self._health.give_up(str(error))
         except Exception:
             log.exception("websocket connection failed", connection=self._label)
         finally:
             self.dropped += len(self._buffer)
             self._buffer.clear()
+            self._buffered_bytes = 0
             if self.dropped:
                 log.warning(
                     "audio messages dropped",
@@ -109,9 +138,7 @@ class ReceiverConnection:
             sent_before = self.sent
             tried_at = loop.time()
             try:
-                async with connect(
-                    self._health.url, open_timeout=5, close_timeout=2, compression=None
-                ) as socket:
+                async with await self._health.connect() as socket:
                     await self._pump(socket)
             except (*_CONNECT_ERRORS, websockets.ConnectionClosed) as error:
                 if self.sent > sent_before:
@@ -148,7 +175,7 @@ class ReceiverConnection:
                     await self._wake.wait()
                     continue
                 await socket.send(self._buffer[0])
-                self._buffer.popleft()
+                self._buffered_bytes -= len(self._buffer.popleft())
                 self.sent += 1
         finally:
             ignore_replies.cancel()

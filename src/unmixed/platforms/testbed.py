@@ -20,6 +20,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtp import RtpPacket
 
+from unmixed.egress import EgressPolicy, EgressRefused
 from unmixed.media import PcmFrame
 from unmixed.platforms.base import (
     AudioReceived,
@@ -41,6 +42,8 @@ from unmixed.wire.status import SubCode
 
 JANUS_NO_SUCH_ROOM = 426
 JANUS_UNAUTHORIZED = 433
+UNREACHABLE_MESSAGE = "nothing that hosts testbed meetings answered at the meeting's address"
+REFUSED_MESSAGE = "this server's egress policy does not let bots connect to the meeting's address"
 PENDING_FRAMES = 50
 """At most 1 s of audio held while Janus's `unmuted` event is still on its way."""
 
@@ -86,9 +89,8 @@ class Subscription:
         offer = reply.jsep or {}
         self._peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self._peer.on("track", self._on_track)
-        await self._peer.setRemoteDescription(
-            RTCSessionDescription(sdp=offer["sdp"], type=offer["type"])
-        )
+        sdp = vetted_candidates(offer["sdp"], self._adapter.egress)
+        await self._peer.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=offer["type"]))
         await self._peer.setLocalDescription(await self._peer.createAnswer())
         answer = self._peer.localDescription
         await self._handle.request(
@@ -131,9 +133,10 @@ class Subscription:
 class TestbedAdapter(MeetingAdapter):
     __test__ = False
 
-    def __init__(self, meeting_url: str) -> None:
+    def __init__(self, meeting_url: str, egress: EgressPolicy) -> None:
         super().__init__()
         self._address = RoomAddress.from_meeting_url(meeting_url)
+        self.egress = egress
         self._session: JanusSession | None = None
         self._handle: JanusHandle | None = None
         self._own_id: int | None = None
@@ -149,7 +152,13 @@ class TestbedAdapter(MeetingAdapter):
     async def _join(self, bot_name: str) -> None:
         use_loopback_ice()
         try:
-            self._session = await JanusSession.create(self._address.janus_url)
+            destination = await self.egress.resolve(self._address.janus_url)
+        except EgressRefused as error:
+            raise JoinError(SubCode.MEETING_ADDRESS_REFUSED, REFUSED_MESSAGE) from error
+        except OSError as error:
+            raise JoinError(SubCode.MEETING_UNREACHABLE, UNREACHABLE_MESSAGE) from error
+        try:
+            self._session = await JanusSession.create(destination.pinned(self._address.janus_url))
             self._handle = await self._session.attach()
             reply = await self._handle.request(
                 {
@@ -161,10 +170,10 @@ class TestbedAdapter(MeetingAdapter):
             )
         except JanusUnreachable as error:
             await self._close_session()
-            raise JoinError(SubCode.MEETING_UNREACHABLE, str(error)) from error
+            raise JoinError(SubCode.MEETING_UNREACHABLE, UNREACHABLE_MESSAGE) from error
         except JanusError as error:
             await self._close_session()
-            raise JoinError(_join_sub_code(error), error.reason) from error
+            raise _join_error(error) from error
         self._own_id = int(reply.data["id"])
         self.private_id = reply.data.get("private_id")
         for attendee in reply.data.get("attendees", []):
@@ -199,7 +208,7 @@ class TestbedAdapter(MeetingAdapter):
         while True:
             event = await handle.events.get()
             if event.get("janus") == "session_lost":
-                self._emit(MeetingEnded(SubCode.MEETING_UNREACHABLE))
+                self._emit(MeetingEnded(SubCode.MEETING_CONNECTION_LOST))
                 return
             data = event.get("plugindata", {}).get("data", {})
             if data.get("videoroom") == "destroyed":
@@ -327,6 +336,22 @@ class TestbedAdapter(MeetingAdapter):
         self._emit(AudioReceived(str(feed), frame))
 
 
+def vetted_candidates(sdp: str, egress: EgressPolicy) -> str:
+    """The SDP without ICE candidates the egress policy refuses: the far end
+    chooses those addresses, and ICE would send packets to every one of them."""
+    kept = []
+    for line in sdp.splitlines():
+        fields = line.split()
+        if line.startswith("a=candidate:") and len(fields) > 4:
+            try:
+                egress.check_host(fields[4])
+            except EgressRefused:
+                log.warning("ICE candidate refused by the egress policy")
+                continue
+        kept.append(line)
+    return "\r\n".join(kept) + "\r\n"
+
+
 def _after_first_jump(
     pending: deque[tuple[float, PcmFrame]], last_media_time: float | None
 ) -> list[tuple[float, PcmFrame]]:
@@ -344,8 +369,11 @@ def _after_first_jump(
     return []
 
 
-def _join_sub_code(error: JanusError) -> str:
-    return {
-        JANUS_NO_SUCH_ROOM: SubCode.MEETING_NOT_FOUND,
-        JANUS_UNAUTHORIZED: SubCode.MEETING_PASSWORD_INCORRECT,
-    }.get(error.code, SubCode.BOT_ERRORED)
+def _join_error(error: JanusError) -> JoinError:
+    """Our own words for why the room refused the bot: what Janus said stays in our log."""
+    log.warning("the room refused the bot", janus_code=error.code, reason=error.reason)
+    if error.code == JANUS_NO_SUCH_ROOM:
+        return JoinError(SubCode.MEETING_NOT_FOUND, "the meeting does not exist")
+    if error.code == JANUS_UNAUTHORIZED:
+        return JoinError(SubCode.MEETING_PASSWORD_INCORRECT, "the meeting refused the bot's pin")
+    return JoinError(SubCode.MEETING_JOIN_REFUSED, "the meeting refused to let the bot in")

@@ -5,6 +5,24 @@ owned by Alembic migrations, never by `create_all`.
 """
 
 from unmixed.store.database import Database, open_database
-from unmixed.store.repository import ApiKeys, BotFilters, BotRecord, Bots
+from unmixed.store.repository import (
+    ENVIRONMENT_KEY,
+    ApiKeys,
+    BotFilters,
+    BotRecord,
+    Bots,
+    KeyInfo,
+    Owner,
+)
 
-__all__ = ["ApiKeys", "BotFilters", "BotRecord", "Bots", "Database", "open_database"]
+__all__ = [
+    "ENVIRONMENT_KEY",
+    "ApiKeys",
+    "BotFilters",
+    "BotRecord",
+    "Bots",
+    "Database",
+    "KeyInfo",
+    "Owner",
+    "open_database",
+]

@@ -36,6 +36,7 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
 
 
 class BotRow(Base):
@@ -43,6 +44,7 @@ class BotRow(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    """The key that made the bot; None for the key configured in the environment."""
     meeting_url: Mapped[str] = mapped_column(Text)
     platform: Mapped[str] = mapped_column(String(32), index=True)
     meeting_id: Mapped[str] = mapped_column(String(200))

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from unmixed.store.database import Database
@@ -37,6 +36,16 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class KeyInfo:
+    """A stored key as `unmixed keys list` shows it: never the key itself."""
+
+    id: int
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
 class ApiKeys:
     """API keys, stored as SHA-256 digests: a leaked database leaks no usable key."""
 
@@ -45,28 +54,48 @@ class ApiKeys:
 
     def create(self, label: str = "") -> str:
         key = f"umx_{secrets.token_urlsafe(32)}"
-        self.ensure(key, label)
+        with self._sessions.begin() as session:
+            session.add(ApiKey(key_hash=hash_key(key), label=label, created_at=_now()))
         return key
 
-    def ensure(self, key: str, label: str = "") -> int:
-        """The id of `key`, storing it first if it is new."""
-        digest = hash_key(key)
-        with self._sessions.begin() as session:
-            found = session.scalar(select(ApiKey.id).where(ApiKey.key_hash == digest))
-            if found is not None:
-                return found
-            row = ApiKey(key_hash=digest, label=label, created_at=_now())
-            session.add(row)
-            try:
-                session.flush()
-            except IntegrityError:
-                session.rollback()
-                return self.ensure(key, label)
-            return row.id
-
     def find(self, key: str) -> int | None:
+        """The id of `key` if it is stored and not revoked."""
         with self._sessions() as session:
-            return session.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_key(key)))
+            return session.scalar(
+                select(ApiKey.id).where(
+                    ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)
+                )
+            )
+
+    def all(self) -> list[KeyInfo]:
+        with self._sessions() as session:
+            rows = session.scalars(select(ApiKey).order_by(ApiKey.id))
+            return [KeyInfo(row.id, row.label, row.created_at, row.revoked_at) for row in rows]
+
+    def revoke(self, key_id: int) -> bool:
+        """Make the key useless from the next request on; False if there is no such key."""
+        with self._sessions.begin() as session:
+            row = session.get(ApiKey, key_id)
+            if row is None:
+                return False
+            if row.revoked_at is None:
+                row.revoked_at = _now()
+            return True
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose bots these are: a stored key's, or (`key_id` None) the environment key's."""
+
+    key_id: int | None
+
+    def condition(self) -> ColumnElement[bool]:
+        if self.key_id is None:
+            return BotRow.api_key_id.is_(None)
+        return BotRow.api_key_id == self.key_id
+
+
+ENVIRONMENT_KEY = Owner(None)
 
 
 @dataclass(frozen=True)
@@ -118,8 +147,13 @@ class Bots:
     def __init__(self, database: Database) -> None:
         self._sessions = database.sessions
 
-    def create(self, request: BotCreate, meeting: MeetingUrl, api_key_id: int | None) -> Bot:
-        """Store a new bot in `ready`, giving its artifact and each endpoint an id."""
+    def create(self, request: BotCreate, meeting: MeetingUrl, owner: Owner) -> Bot:
+        """Store a new bot in `ready`, giving its artifact and each endpoint an id.
+
+        The bot is rendered as the API shows it before the transaction commits:
+        a bot that could not be shown is never stored, so no stored bot can
+        make a later read fail.
+        """
         config = request.recording_config.model_copy(deep=True)
         if config.audio_separate_raw is not None:
             config.audio_separate_raw.id = _new_id()
@@ -128,7 +162,7 @@ class Bots:
         now = _now()
         row = BotRow(
             id=_new_id(),
-            api_key_id=api_key_id,
+            api_key_id=owner.key_id,
             meeting_url=request.meeting_url,
             platform=meeting.platform.value,
             meeting_id=meeting.meeting_id,
@@ -144,26 +178,29 @@ class Bots:
         row.status_changes.append(StatusChangeRow(code=StatusCode.READY, created_at=now))
         with self._sessions.begin() as session:
             session.add(row)
-        return self.get(row.id)  # type: ignore[return-value]
+            session.flush()
+            bot = _to_wire(row)
+            bot.model_dump_json()
+        return bot
 
-    def get(self, bot_id: str, api_key_id: int | None = None) -> Bot | None:
-        """The bot as the API shows it; with `api_key_id`, only if that key owns it."""
+    def get(self, bot_id: str, owner: Owner | None = None) -> Bot | None:
+        """The bot as the API shows it; with `owner`, only if it is theirs."""
         with self._sessions() as session:
             query = (
                 select(BotRow)
                 .where(BotRow.id == bot_id)
                 .options(selectinload(BotRow.status_changes), selectinload(BotRow.recordings))
             )
-            if api_key_id is not None:
-                query = query.where(BotRow.api_key_id == api_key_id)
+            if owner is not None:
+                query = query.where(owner.condition())
             row = session.scalar(query)
             return None if row is None else _to_wire(row)
 
     def page(
-        self, api_key_id: int, filters: "BotFilters", *, offset: int, limit: int
+        self, owner: Owner, filters: "BotFilters", *, offset: int, limit: int
     ) -> tuple[int, list[Bot]]:
-        """One page of the key's bots, newest first, and how many match in all."""
-        conditions = [BotRow.api_key_id == api_key_id, *filters.conditions()]
+        """One page of the owner's bots, newest first, and how many match in all."""
+        conditions = [owner.condition(), *filters.conditions()]
         with self._sessions() as session:
             count = session.scalar(select(func.count()).select_from(BotRow).where(*conditions))
             rows = session.scalars(

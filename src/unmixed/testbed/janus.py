@@ -92,9 +92,11 @@ class JanusSession:
         body = {**body, "transaction": body.get("transaction", _transaction())}
         try:
             response = await http.post(url, json=body)
-        except httpx.TransportError as error:
-            raise JanusUnreachable(f"no Janus at {url}: {error}") from error
-        message: JsonObject = response.json()
+            message = response.json()
+        except (httpx.TransportError, ValueError) as error:
+            raise JanusUnreachable(f"no Janus answered at {url}") from error
+        if not isinstance(message, dict):
+            raise JanusUnreachable(f"no Janus answered at {url}")
         _raise_for_error(message)
         return message
 
@@ -129,7 +131,9 @@ class JanusSession:
                 async with asyncio.timeout(REPLY_SECONDS):
                     deferred = await pending
             except TimeoutError as error:
-                raise JanusUnreachable(f"Janus did not answer {body} in time") from error
+                raise JanusUnreachable(
+                    f"Janus did not answer a {body['janus']!r} in time"
+                ) from error
             _raise_for_error(deferred)
             return deferred
         finally:

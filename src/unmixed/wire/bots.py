@@ -1,12 +1,27 @@
 """The bot API's request and response bodies (DESIGN.md sections 1 and 2)."""
 
-from typing import Literal
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, NonNegativeFloat
+from pydantic import AwareDatetime, Field, field_validator
 
-from unmixed.wire.common import Metadata, UtcDateTime, WireModel
+from unmixed.egress import EgressPolicy, EgressRefused
+from unmixed.wire.common import Metadata, StorableText, UtcDateTime, WireModel
 from unmixed.wire.meeting_url import MeetingUrl, MeetingUrlError, parse_meeting_url
 from unmixed.wire.realtime import AUDIO_SEPARATE_RAW_DATA
+
+URL_MAX_LENGTH = 2048
+MAX_REALTIME_ENDPOINTS = 16
+MAX_EVENTS_PER_ENDPOINT = 16
+MAX_TIMEOUT_SECONDS = 30 * 24 * 3600
+"""An `automatic_leave` timeout longer than 30 days means "never"; larger numbers are refused."""
+JOIN_AT_HORIZON = timedelta(days=366)
+"""How far ahead a bot may be scheduled."""
+
+Url = Annotated[str, Field(min_length=1, max_length=URL_MAX_LENGTH), StorableText]
+BotName = Annotated[str, Field(min_length=1, max_length=100), StorableText]
+EventName = Annotated[str, Field(min_length=1, max_length=64), StorableText]
+Seconds = Annotated[float, Field(ge=0, le=MAX_TIMEOUT_SECONDS)]
 
 SUPPORTED_EVENTS: dict[str, str] = {AUDIO_SEPARATE_RAW_DATA: "audio_separate_raw"}
 """Each realtime event unmixed can deliver, and the artifact that must be enabled for it."""
@@ -34,29 +49,31 @@ class ArtifactConfig(WireModel):
 class RealtimeEndpoint(WireModel):
     id: str | None = None
     type: Literal["websocket"]
-    url: str
-    events: list[str] = Field(min_length=1)
+    url: Url
+    events: list[EventName] = Field(min_length=1, max_length=MAX_EVENTS_PER_ENDPOINT)
     metadata: Metadata
 
 
 class RecordingConfig(WireModel):
     audio_separate_raw: ArtifactConfig | None = None
-    realtime_endpoints: list[RealtimeEndpoint] = Field(default_factory=list)
+    realtime_endpoints: list[RealtimeEndpoint] = Field(
+        default_factory=list, max_length=MAX_REALTIME_ENDPOINTS
+    )
 
 
 class Timeout(WireModel):
-    timeout: NonNegativeFloat
-    activate_after: NonNegativeFloat | None = None
+    timeout: Seconds
+    activate_after: Seconds | None = None
 
 
 class AutomaticLeave(WireModel):
     """When the bot leaves on its own, in seconds; Recall's defaults."""
 
-    waiting_room_timeout: NonNegativeFloat = 1200
-    noone_joined_timeout: NonNegativeFloat = 1200
-    everyone_left_timeout: NonNegativeFloat | Timeout = 2
-    in_call_not_recording_timeout: NonNegativeFloat = 3600
-    recording_permission_denied_timeout: NonNegativeFloat = 30
+    waiting_room_timeout: Seconds = 1200
+    noone_joined_timeout: Seconds = 1200
+    everyone_left_timeout: Seconds | Timeout = 2
+    in_call_not_recording_timeout: Seconds = 3600
+    recording_permission_denied_timeout: Seconds = 30
     silence_detection: Timeout = Field(
         default_factory=lambda: Timeout(timeout=3600, activate_after=1200)
     )
@@ -69,12 +86,25 @@ class AutomaticLeave(WireModel):
 
 
 class BotCreate(WireModel):
-    meeting_url: str
-    bot_name: str = Field(default="Meeting Notetaker", min_length=1, max_length=100)
+    meeting_url: Url
+    bot_name: BotName = "Meeting Notetaker"
     metadata: Metadata
     recording_config: RecordingConfig = Field(default_factory=RecordingConfig)
     automatic_leave: AutomaticLeave = Field(default_factory=AutomaticLeave)
     join_at: AwareDatetime | None = None
+
+    @field_validator("join_at")
+    @classmethod
+    def _within_horizon(cls, join_at: datetime | None) -> datetime | None:
+        if join_at is None:
+            return None
+        try:
+            join_at = join_at.astimezone(UTC)
+        except OverflowError as error:
+            raise ValueError("is not a moment that exists in UTC") from error
+        if join_at - datetime.now(UTC) > JOIN_AT_HORIZON:
+            raise ValueError(f"may be at most {JOIN_AT_HORIZON.days} days ahead")
+        return join_at
 
     def parsed_meeting_url(self) -> MeetingUrl:
         """The meeting this bot is for, or a `FieldError` that names `meeting_url`."""
@@ -83,11 +113,16 @@ class BotCreate(WireModel):
         except MeetingUrlError as error:
             raise FieldError("meeting_url", str(error)) from error
 
-    def check_realtime_endpoints(self) -> None:
-        """Refuse endpoints that could never receive what they ask for."""
+    def check_realtime_endpoints(self, egress: EgressPolicy) -> None:
+        """Refuse endpoints that could never receive what they ask for, or that the
+        egress policy forbids already by their address."""
         config = self.recording_config
         for index, endpoint in enumerate(config.realtime_endpoints):
             where = f"recording_config.realtime_endpoints[{index}]"
+            try:
+                egress.check_url(endpoint.url)
+            except EgressRefused as error:
+                raise FieldError(f"{where}.url", str(error)) from error
             for event_index, event in enumerate(endpoint.events):
                 artifact = SUPPORTED_EVENTS.get(event)
                 if artifact is None:

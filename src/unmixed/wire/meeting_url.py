@@ -6,9 +6,10 @@ URL shapes only, never how to join, so the API can use it without importing a
 platform adapter.
 """
 
+import ipaddress
 import re
 from enum import StrEnum
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from pydantic import BaseModel
 
@@ -31,17 +32,20 @@ class MeetingUrl(BaseModel):
 
 
 TESTBED_SCHEME = "testbed"
+TESTBED_ROOM_MAX_DIGITS = 18
+"""Janus room ids are unsigned 64-bit; 18 digits always fit."""
 _MEET_CODE = re.compile(r"^/([a-z]{3}-[a-z]{4}-[a-z]{3})/?$")
+_ZOOM_MEETING_ID = re.compile(r"[0-9]{9,11}")
 _ZOOM_JOIN_PATH = re.compile(r"^/(?:j|w|s|wc(?:/join)?|my)/([0-9]{9,11})(?:/.*)?$")
 
 
 def parse_meeting_url(url: str) -> MeetingUrl:
     """Recognise a meeting link, or raise `MeetingUrlError` saying what is wrong with it."""
-    parts = urlsplit(url.strip())
+    parts = _split(url.strip())
     host = (parts.hostname or "").lower()
     query = {key: values[0] for key, values in parse_qs(parts.query).items()}
     if parts.scheme == TESTBED_SCHEME:
-        return _testbed(parts.path, host, parts.port, query)
+        return _testbed(parts, host, query)
     if parts.scheme == "zoommtg":
         return _zoom_app_link(query)
     if parts.scheme not in ("http", "https") or not host:
@@ -55,10 +59,39 @@ def parse_meeting_url(url: str) -> MeetingUrl:
     raise MeetingUrlError(f"{host} is not a Zoom, Google Meet, Microsoft Teams or testbed host")
 
 
-def _testbed(path: str, host: str, port: int | None, query: dict[str, str]) -> MeetingUrl:
-    room = path.strip("/")
-    if not host or port is None or not room.isdigit():
-        raise MeetingUrlError("a testbed URL looks like testbed://127.0.0.1:8088/1234[?pin=...]")
+def _split(url: str) -> SplitResult:
+    if not url.isprintable() or " " in url:
+        raise MeetingUrlError("must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (parsing the port is what validates it)
+    except ValueError as error:
+        raise MeetingUrlError("the link's host or port is malformed") from error
+    return parts
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _testbed(parts: SplitResult, host: str, query: dict[str, str]) -> MeetingUrl:
+    room = parts.path.strip("/")
+    shape = "a testbed URL looks like testbed://127.0.0.1:8088/1234[?pin=...]"
+    if not host or parts.port is None or not room.isdecimal() or not room.isascii():
+        raise MeetingUrlError(shape)
+    if len(room) > TESTBED_ROOM_MAX_DIGITS or int(room) == 0:
+        raise MeetingUrlError(
+            f"a testbed room is a number from 1 to {TESTBED_ROOM_MAX_DIGITS} digits"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise MeetingUrlError("a testbed URL carries no user or password; put a pin in ?pin=")
+    if not is_loopback_host(host):
+        raise MeetingUrlError("a testbed meeting runs on this machine: use 127.0.0.1 or localhost")
     return MeetingUrl(meeting_id=room, meeting_password=query.get("pin"), platform=Platform.TESTBED)
 
 
@@ -73,7 +106,7 @@ def _zoom_web(path: str, query: dict[str, str]) -> MeetingUrl:
 
 def _zoom_app_link(query: dict[str, str]) -> MeetingUrl:
     meeting_id = query.get("confno", "")
-    if not meeting_id.isdigit():
+    if _ZOOM_MEETING_ID.fullmatch(meeting_id) is None:
         raise MeetingUrlError("a zoommtg:// link needs a numeric confno")
     return MeetingUrl(
         meeting_id=meeting_id, meeting_password=query.get("pwd"), platform=Platform.ZOOM

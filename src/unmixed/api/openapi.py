@@ -1,0 +1,75 @@
+"""The served OpenAPI document, made to say what the API really answers.
+
+FastAPI documents a 422 for every route with parameters; unmixed answers bad
+input with 400 (as Recall does), and every error with one JSON schema,
+`ApiError`. Tools that generate clients or tests from the document (the test
+suite runs schemathesis on it) must find exactly that.
+"""
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from unmixed.wire.bots import ApiError
+
+COMMON_ERRORS = (401, 405, 413, 429)
+"""What any API route may answer: no key, wrong method, body too large, too fast."""
+
+_DESCRIPTIONS = {
+    400: "Bad input: `field` names what is wrong.",
+    401: "No API key, or not a valid one.",
+    404: "No such bot for this key (or no such page).",
+    405: "The route does not take this method.",
+    413: "The request body is over the server's cap.",
+    429: "Too many requests for this key; wait `Retry-After` seconds.",
+    507: "Every bot slot of the server is busy; retry after `Retry-After` seconds.",
+}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
+
+
+def documented_errors(statuses: tuple[int, ...]) -> dict[int | str, dict[str, Any]]:
+    """FastAPI `responses=` for a route that may answer `statuses` besides the common ones."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in sorted({*COMMON_ERRORS, *statuses}):
+        responses[status] = {"model": ApiError, "description": _DESCRIPTIONS[status]}
+        if status in (429, 507):
+            responses[status]["headers"] = _RETRY_AFTER
+    return responses
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serve the corrected document from `/openapi.json`."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _corrected(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    summary=app.summary,
+                    routes=app.routes,
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _corrected(document: dict[str, Any]) -> dict[str, Any]:
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            operation["responses"].pop("422", None)
+            operation["security"] = [{"ApiKey": []}]
+    components = document.setdefault("components", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.get("schemas", {}).pop(unused, None)
+    components["securitySchemes"] = {
+        "ApiKey": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <key>` (also a bare key, or `Bearer <key>`).",
+        }
+    }
+    return document
