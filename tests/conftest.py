@@ -15,6 +15,13 @@ from unmixed.receiver import AudioReceiver
 from unmixed.settings import Settings
 from unmixed.testbed.server import JanusServer
 
+UNLIMITED_RATES = {
+    "rate_limit_create": "100000/minute",
+    "rate_limit_list": "100000/minute",
+    "rate_limit_other": "100000/minute",
+}
+"""For the shared API: these tests are not about rates (test_limits.py is)."""
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _logging() -> None:
@@ -40,7 +47,11 @@ async def janus() -> AsyncIterator[JanusServer]:
 @pytest.fixture(scope="session")
 async def api(data_dir: Path, api_key: str) -> AsyncIterator[ApiServer]:
     settings = Settings(
-        data_dir=data_dir, database_url=None, api_key=SecretStr(api_key), testbed_enabled=True
+        data_dir=data_dir,
+        database_url=None,
+        api_key=SecretStr(api_key),
+        testbed_enabled=True,
+        **UNLIMITED_RATES,
     )
     async with ApiServer(settings) as server:
         yield server

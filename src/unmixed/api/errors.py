@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from unmixed.wire.bots import ApiError, FieldError
 
 _FIELD_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_LOCATIONS = frozenset({"body", "query", "path", "header"})
 
 
 class ApiProblem(Exception):
@@ -45,9 +46,10 @@ INTERNAL_ERROR = ApiError(
 
 def field_path(location: tuple[int | str, ...]) -> str:
     """("body", "recording_config", "realtime_endpoints", 0, "url") ->
-    "recording_config.realtime_endpoints[0].url"; pydantic's type tags are left out."""
+    "recording_config.realtime_endpoints[0].url", ("query", "page") -> "page";
+    pydantic's type tags are left out."""
     path = ""
-    for part in location[1:] if location and location[0] == "body" else location:
+    for part in location[1:] if location and location[0] in _LOCATIONS else location:
         if isinstance(part, int):
             path += f"[{part}]"
         elif _FIELD_NAME.match(part):

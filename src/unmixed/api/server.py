@@ -14,6 +14,7 @@ class ApiServer(Service):
     """`async with ApiServer(settings) as api:` serves on `api.url` until the block ends."""
 
     def __init__(self, settings: Settings, *, port: int | None = None) -> None:
+        self.settings = settings
         self.port = port or free_port()
         config = uvicorn.Config(
             create_app(settings),

@@ -133,6 +133,7 @@ class AudioReceiver(Service):
             log.warning("receiver connection ended abnormally", error=repr(error))
         finally:
             connection.closed_at = time.time()
+            connection.close_code = socket.close_code
             await self._notify(
                 "connection_closed", path=path, participant_id=connection.participant_id
             )

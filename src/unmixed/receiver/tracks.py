@@ -35,6 +35,8 @@ class ConnectionRecord:
     arrivals: list[Arrival] = field(default_factory=list)
     first_message: dict[str, Any] | None = None
     """The first message exactly as received (JSON-decoded), buffer included."""
+    close_code: int | None = None
+    """The close code the bot sent (1000: a clean close; 1006: it vanished), once closed."""
 
     def span(self) -> tuple[float, float]:
         """Relative times of the first and the last sample it carried ((0, 0) if none)."""
