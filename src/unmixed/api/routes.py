@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import StringConstraints
 
 from unmixed.api.auth import Caller
 from unmixed.api.errors import ApiProblem
@@ -30,8 +31,13 @@ State = Annotated[ServiceState, Depends(service_state)]
 PAGE_SIZE = 50
 MAX_PAGE = 1_000_000
 METADATA_FILTER = "metadata__"
+LIST_PARAMETERS = ("page", "status", "platform", "join_at_after", "join_at_before")
 MAX_FILTER_VALUES = 20
-FilterValues = Annotated[list[str], Query(max_length=MAX_FILTER_VALUES)]
+StatusFilter = Annotated[
+    list[Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,64}$")]],
+    Query(max_length=MAX_FILTER_VALUES, description="Status codes, e.g. `in_call_recording`."),
+]
+PlatformFilter = Annotated[list[Platform], Query(max_length=MAX_FILTER_VALUES)]
 
 
 def route(
@@ -91,14 +97,14 @@ async def list_bots(
     owner: Caller,
     state: State,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-    status: FilterValues = [],  # noqa: B006 (FastAPI copies defaults)
-    platform: FilterValues = [],  # noqa: B006
+    status: StatusFilter = [],  # noqa: B006 (FastAPI copies defaults)
+    platform: PlatformFilter = [],  # noqa: B006
     join_at_after: str | None = None,
     join_at_before: str | None = None,
 ) -> BotPage:
     filters = BotFilters(
-        statuses=_text_filter("status", status),
-        platforms=_text_filter("platform", platform),
+        statuses=tuple(status),
+        platforms=tuple(platform),
         join_at_after=_moment("join_at_after", join_at_after),
         join_at_before=_moment("join_at_before", join_at_before),
         metadata=_metadata_filters(request),
@@ -117,17 +123,15 @@ async def list_bots(
     )
 
 
-def _text_filter(field: str, values: list[str]) -> tuple[str, ...]:
-    try:
-        return tuple(storable_text(value) for value in values)
-    except ValueError as error:
-        raise FieldError(field, str(error)) from error
-
-
 def _metadata_filters(request: Request) -> tuple[tuple[str, str], ...]:
+    """The `metadata__KEY=value` filters; any other parameter the list does not know
+    is refused, so a misspelt filter never silently lists everything."""
     filters = []
     for name, value in request.query_params.multi_items():
         if not name.startswith(METADATA_FILTER):
+            if name not in LIST_PARAMETERS:
+                known = ", ".join([*LIST_PARAMETERS, METADATA_FILTER + "KEY"])
+                raise FieldError(name or "query", f"unknown query parameter; known: {known}")
             continue
         key = name.removeprefix(METADATA_FILTER)
         try:

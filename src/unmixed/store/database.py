@@ -21,9 +21,10 @@ def open_database(url: str, *, migrate: bool = False) -> Database:
     """Connect to `url`; with `migrate`, bring the schema up to date first.
 
     Only the API process migrates: bot processes open the same database and
-    trust that it is current.
+    trust that it is current. Query parameters never appear in errors (and so
+    never in logs): they are users' data.
     """
-    engine = create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _tune_sqlite)
     if migrate:
