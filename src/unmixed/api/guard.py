@@ -37,10 +37,11 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         try:
-            scope.setdefault("state", {})["owner"], body = await self._admit(scope, receive)
+            owner, body = await self._admit(scope, receive)
         except ApiProblem as problem:
             await problem.response()(scope, receive, send)
             return
+        scope.setdefault("state", {})["owner"] = owner
         await self.app(scope, _replay(body, receive), send)
 
     async def _admit(self, scope: Scope, receive: Receive) -> tuple[Owner, bytes]:
