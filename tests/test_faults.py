@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import itertools
+import os
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -17,7 +18,6 @@ from tests.serve import ServeProcess
 from unmixed.client import UnmixedClient
 from unmixed.receiver import AudioReceiver, ParticipantAudio
 from unmixed.receiver.tracks import Arrival
-from unmixed.testbed.janus import JanusUnreachable
 from unmixed.testbed.meeting import TestbedMeeting
 from unmixed.testbed.scenario import Scenario
 from unmixed.testbed.server import JanusServer
@@ -30,8 +30,9 @@ RECONNECT_SECONDS = 3.5
 """The bot retries every 3 s; half a second more for the connection itself."""
 LIVE_AFTER_OUTAGE_SECONDS = 3.0
 API_DEAD_SECONDS = 4.0
+"""How long the API stays dead, in seconds of audio the receiver gets meanwhile."""
 LONGEST_ALLOWED_ZEROS = 8
-"""A 440 Hz tone crosses zero at most once in a row; eight zeros in a row are a hole."""
+"""A 440 Hz tone is zero for one sample at a time at most; eight zeros in a row are a hole."""
 FOREVER = 600.0
 """Scenarios last this long: each test makes its participants leave when it wants."""
 
@@ -99,6 +100,7 @@ def assert_one_timeline(messages: list[Arrival]) -> None:
 
 
 def longest_zero_run(samples: np.ndarray) -> int:
+    """The longest run of zero samples: audio that went missing reads back as zeros."""
     edges = np.flatnonzero(np.diff(np.concatenate(([0], samples == 0, [0])).astype(np.int8)))
     return int((edges[1::2] - edges[0::2]).max(initial=0))
 
@@ -125,7 +127,9 @@ async def test_receiver_away_for_ninety_seconds_loses_no_sample(
             back_at = time.time()
             live_from = back_at + LIVE_AFTER_OUTAGE_SECONDS
             await receiver.wait_for(
-                lambda: arrivals(receiver.participant("A"))[-1].captured_at > live_from,
+                lambda: (
+                    receiver.participant("A").connections[-1].arrivals[-1].captured_at > live_from
+                ),
                 timeout=30,
             )
             await speaker.leave()
@@ -144,28 +148,27 @@ async def test_receiver_away_for_ninety_seconds_loses_no_sample(
     first, last = messages[0], messages[-1]
     span = last.relative + last.samples / SAMPLE_RATE - first.relative
     assert audio.samples == pytest.approx(span * SAMPLE_RATE, abs=2)
-    assert speaker.log.published_at is not None and speaker.log.left_at is not None
+    assert speaker.log.published_at is not None
+    assert speaker.log.left_at is not None
     unmuted = speaker.log.left_at - speaker.log.published_at
-    assert audio.seconds == pytest.approx(unmuted, abs=0.5), "all the speaker sent arrived"
+    assert audio.seconds == pytest.approx(unmuted, abs=0.3), "all the speaker sent arrived"
     zeros = longest_zero_run(audio.between(first.relative, first.relative + span))
     assert zeros < LONGEST_ALLOWED_ZEROS, f"a hole of {zeros} zero samples in the audio"
 
 
 async def test_janus_killed_ends_the_bot_within_five_seconds(client: UnmixedClient) -> None:
     """A meeting platform can vanish mid-call: the bot must say so and let go of receivers."""
-    async with JanusServer() as janus, AudioReceiver() as receiver:
-        meeting = TestbedMeeting(janus.url, TWO_TONES)
-        await meeting.start()
-        try:
-            bot = await recording_bot(client, meeting, receiver)
-            async with playing(meeting):
-                await receiver.wait_for(lambda: heard(receiver, {"A", "B"}, 1.0), timeout=20)
-                killed_at = time.time()
-                await janus.kill()
-                bot = await client.wait_for_status(bot.id, set(FINAL_CODES), timeout=15)
-        finally:
-            with contextlib.suppress(JanusUnreachable):
-                await meeting.stop()  # the room cannot be destroyed: its Janus is gone
+    async with (
+        JanusServer() as janus,
+        AudioReceiver() as receiver,
+        TestbedMeeting(janus.url, TWO_TONES) as meeting,
+    ):
+        bot = await recording_bot(client, meeting, receiver)
+        async with playing(meeting):
+            await receiver.wait_for(lambda: heard(receiver, {"A", "B"}, 1.0), timeout=20)
+            killed_at = time.time()
+            await janus.kill()
+            bot = await client.wait_for_status(bot.id, set(FINAL_CODES), timeout=15)
         await receiver.wait_for(
             lambda: all(c.closed_at is not None for c in receiver.connections), timeout=5
         )
@@ -180,6 +183,7 @@ async def test_janus_killed_ends_the_bot_within_five_seconds(client: UnmixedClie
 
 
 def bot_process(api: ServeProcess, bot_id: str) -> psutil.Process:
+    """The bot's process, found while it is still the API's child (once orphaned it is not)."""
     assert api.process is not None
     for child in psutil.Process(api.process.pid).children(recursive=True):
         if bot_id in child.cmdline():
@@ -196,10 +200,21 @@ def running(process: psutil.Process) -> bool:
 
 
 async def wait_gone(process: psutil.Process, timeout: float) -> None:
-    """Wait for a process that is not our child (so cannot be waited on) to exit."""
-    async with asyncio.timeout(timeout):
-        while running(process):
-            await asyncio.sleep(0.1)
+    """Wait for a process that is not our child to exit: its pidfd turns readable then,
+    even if, orphaned, it stays a zombie that nobody reaps."""
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    exited = asyncio.Event()
+    loop.add_reader(pidfd, exited.set)
+    try:
+        async with asyncio.timeout(timeout):
+            await exited.wait()
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
 
 
 async def test_api_killed_and_restarted_mid_call(janus: JanusServer, tmp_path: Path) -> None:
@@ -224,7 +239,11 @@ async def test_api_killed_and_restarted_mid_call(janus: JanusServer, tmp_path: P
                 await receiver.wait_for(lambda: heard(receiver, {"A"}, 1.0), timeout=20)
                 await first.kill()
                 killed_at = time.time()
-                await asyncio.sleep(API_DEAD_SECONDS)
+                heard_before = receiver.participant("A").seconds
+                await receiver.wait_for(  # the API stays dead while the audio goes on
+                    lambda: heard(receiver, {"A"}, heard_before + API_DEAD_SECONDS),
+                    timeout=API_DEAD_SECONDS + 5,
+                )
                 async with (
                     ServeProcess(environment, log_path) as second,
                     UnmixedClient(second.url, key) as client,
@@ -256,4 +275,4 @@ async def test_api_killed_and_restarted_mid_call(janus: JanusServer, tmp_path: P
     while_dead = [a for a in connection.arrivals if killed_at <= a.arrived_at <= restarted_at]
     assert sum(a.samples for a in while_dead) / SAMPLE_RATE > 0.9 * (restarted_at - killed_at)
     gaps = [b.arrived_at - a.arrived_at for a, b in itertools.pairwise(connection.arrivals)]
-    assert max(gaps) < 0.3, f"audio stalled for {max(gaps):.2f} s"
+    assert max(gaps) < 0.5, f"audio stalled for {max(gaps):.2f} s"

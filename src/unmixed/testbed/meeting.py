@@ -1,6 +1,7 @@
 """A testbed meeting: a Janus room and synthetic participants playing a scenario."""
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -8,7 +9,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from unmixed.service import Service
 from unmixed.testbed.audio import LoopingAudioTrack, load_wav, tone
-from unmixed.testbed.janus import JanusHandle, JanusSession
+from unmixed.testbed.janus import JanusHandle, JanusSession, JanusUnreachable
 from unmixed.testbed.loopback import use_loopback_ice
 from unmixed.testbed.participant import SyntheticParticipant
 from unmixed.testbed.room import Display, RoomAddress, create_room, destroy_room
@@ -106,10 +107,16 @@ class TestbedMeeting(Service):
         await asyncio.sleep(max(0.0, self.timeline_origin + moment - time.monotonic()))
 
     async def stop(self) -> None:
-        """Everyone leaves and the room is destroyed, as when a host ends the call."""
+        """Everyone leaves and the room is destroyed, as when a host ends the call.
+
+        A Janus that is already gone (killed, in the fault tests) has no room left
+        to destroy; the session is let go of all the same."""
         await asyncio.gather(*(p.leave() for p in self.participants.values()))
-        if self._handle is not None and self.address is not None:
-            await destroy_room(self._handle, self.address)
-        if self._session is not None:
-            await self._session.destroy()
-        self._session = self._handle = None
+        try:
+            if self._handle is not None and self.address is not None:
+                with contextlib.suppress(JanusUnreachable):
+                    await destroy_room(self._handle, self.address)
+        finally:
+            if self._session is not None:
+                await self._session.destroy()
+            self._session = self._handle = None
