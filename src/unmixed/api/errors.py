@@ -76,12 +76,6 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = f"{field}: {first.get('msg', 'invalid value')}"
         return error_response(400, ApiError(code="invalid_request", detail=detail, field=field))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, __: Exception) -> JSONResponse:
-        """The answer to a bug: nothing internal in it. The server logs the
-        traceback once, plainly and redacted (see `unmixed.logs`)."""
-        return error_response(500, INTERNAL_ERROR)
-
     @app.exception_handler(HTTPException)
     async def _http(_: Request, error: HTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")

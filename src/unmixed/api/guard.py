@@ -1,19 +1,28 @@
-"""What every API request passes before it is routed: key, rate, body size.
+"""What every request passes through: key, rate and body size before it is routed,
+and a wall around whatever fails after.
 
 It runs as ASGI middleware, ahead of FastAPI, because FastAPI reads and parses
 a body before any dependency runs: here an anonymous or over-eager caller is
 turned away before a byte of the body is read, and a body over the cap is
 refused as soon as it is known to be too large, without reading the rest.
+
+A request that fails unexpectedly is answered here with a JSON 500 that says
+nothing internal, and its traceback is logged once (plainly, redacted, by the
+log's own thread). The exception stops here: the server keeps the client's
+connection open, so a bug in one request never costs another a dropped reply.
 """
 
+import structlog
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from unmixed.api.auth import authenticate
-from unmixed.api.errors import ApiProblem
+from unmixed.api.errors import INTERNAL_ERROR, ApiProblem, error_response
 from unmixed.api.rate_limits import RouteClass
 from unmixed.api.state import ServiceState
 from unmixed.store import Owner
+
+log = structlog.get_logger(__name__)
 
 API_PREFIX = "/api/"
 BOTS_PATH = "/api/v1/bot"
@@ -33,7 +42,26 @@ class RequestGuard:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        answered = False
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal answered
+            answered = answered or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._serve(scope, receive, send_and_note)
+        except Exception:
+            log.exception("request failed", method=scope["method"], path=scope["path"])
+            if answered:
+                raise  # half a response is out: only closing the connection tells the client
+            await error_response(500, INTERNAL_ERROR)(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not scope["path"].startswith(API_PREFIX):
             await self.app(scope, receive, send)
             return
         try:
