@@ -144,10 +144,22 @@ async def test_bot_for_a_room_that_does_not_exist_ends_fatal(
 
 
 async def test_platform_without_an_adapter_ends_fatal_not_silently(client: UnmixedClient) -> None:
+    bot = await client.create_bot(**bot_request(meeting_url="https://meet.google.com/abc-defg-hij"))
+    assert bot.meeting_url.platform == "google_meet"
+    bot = await client.wait_for_status(bot.id, set(FINAL_CODES), timeout=30)
+    assert bot.status_changes[-1].sub_code == SubCode.PLATFORM_NOT_SUPPORTED
+
+
+async def test_a_zoom_bot_without_sdk_credentials_ends_fatal_at_once(
+    client: UnmixedClient,
+) -> None:
     bot = await client.create_bot(
         **bot_request(meeting_url="https://us02web.zoom.us/j/85512345678?pwd=abc")
     )
     assert bot.meeting_url.platform == "zoom"
     assert bot.meeting_url.meeting_password == "abc"
     bot = await client.wait_for_status(bot.id, set(FINAL_CODES), timeout=30)
-    assert bot.status_changes[-1].sub_code == SubCode.PLATFORM_NOT_SUPPORTED
+    last = bot.status_changes[-1]
+    assert (last.code, last.sub_code) == (StatusCode.FATAL, SubCode.ZOOM_SDK_CREDENTIALS_MISSING)
+    assert last.message is not None
+    assert "UNMIXED_ZOOM_CLIENT_ID" in last.message

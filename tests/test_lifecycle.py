@@ -68,8 +68,11 @@ async def test_a_killed_bot_process_ends_fatal_and_the_api_lives_on(
     assert bot.status_changes[-1].code == StatusCode.FATAL
     assert bot.status_changes[-1].sub_code == SubCode.BOT_PROCESS_LOST
     assert bot.recordings[0].status.code == "failed"
-    still_serving = await client.bot(bot_id)
-    assert still_serving.id == bot_id
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    another = await client.create_bot(
+        meeting_url="testbed://127.0.0.1:9/1", join_at=later.isoformat(), recording_config={}
+    )
+    assert another.status_changes[-1].code == StatusCode.READY, "the API lives on"
 
 
 async def test_a_scheduled_bot_can_be_called_off_before_it_joins(

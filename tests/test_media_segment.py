@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.audio import dominant_frequency
-from unmixed.media import AudioSegment, TimelineBreak
+from unmixed.media import AudioSegment, Clock, TimelineBreak
 from unmixed.media.segment import MAX_CHUNK_SAMPLES, MAX_SILENCE_FILL, MIN_CHUNK_SAMPLES, PcmFrame
 
 RATE = 48_000
@@ -74,3 +74,44 @@ def test_late_duplicate_frames_are_dropped() -> None:
 def test_messages_carry_at_least_40_ms_except_the_last() -> None:
     chunks = feed(AudioSegment(), list(range(50)))
     assert all(chunk.samples >= MIN_CHUNK_SAMPLES for chunk in chunks[:-1])
+
+
+def arrival_frames(jitter: list[float], rate: int = 32_000, frame: int = 320) -> list[PcmFrame]:
+    """10 ms frames whose arrival times wobble by `jitter` seconds, as a callback's do."""
+    return [
+        PcmFrame(
+            np.full(frame, 1000, dtype=np.int16),
+            rate,
+            1000.0 + i * frame / rate + wobble,
+            Clock.ARRIVAL,
+        )
+        for i, wobble in enumerate(jitter)
+    ]
+
+
+def test_arrival_jitter_never_becomes_silence_or_loss() -> None:
+    """Frames up to 150 ms late or early are all kept, back to back."""
+    jitter = [0.0, 0.15, -0.004, 0.06, 0.0, -0.01, 0.12, 0.0] * 25
+    segment = AudioSegment()
+    chunks = [c for f in arrival_frames(jitter) for c in segment.push(f)] + segment.flush()
+    audio = np.frombuffer(b"".join(c.pcm for c in chunks), dtype="<i2")
+    assert len(audio) == pytest.approx(len(jitter) * 160, abs=2), "every sample, nothing added"
+    steady = audio[200:-200]
+    assert np.count_nonzero(np.abs(steady) < 500) == 0, "no silence was inserted"
+
+
+def test_on_the_arrival_clock_a_real_pause_is_filled() -> None:
+    """A source that stops sending for a second really paused: that second is silence."""
+    frames = arrival_frames([0.0] * 50 + [1.0] * 50)
+    segment = AudioSegment()
+    chunks = [c for f in frames for c in segment.push(f)] + segment.flush()
+    audio = np.frombuffer(b"".join(c.pcm for c in chunks), dtype="<i2")
+    assert len(audio) == pytest.approx(2.0 * 16_000, abs=2)
+
+
+def test_float_samples_are_converted_and_other_types_refused() -> None:
+    floats = PcmFrame(np.array([0.5, -1.0, 2.0], dtype=np.float32), 16_000, 0.0)
+    assert floats.samples.dtype == np.int16
+    assert floats.samples.reshape(-1).tolist() == [16383, -32767, 32767]
+    with pytest.raises(TypeError):
+        PcmFrame(np.zeros(3, dtype=np.int32), 16_000, 0.0)

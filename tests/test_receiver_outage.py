@@ -63,7 +63,7 @@ async def test_receiver_away_for_five_seconds(client: UnmixedClient, janus: Janu
         delivered = sum(arrival.samples for arrival in in_outage) / 16000
         assert delivered > 0.9 * (outage["end"] - outage["start"]), "the steady receiver kept up"
         latency = max(arrival.arrived_at - arrival.captured_at for arrival in in_outage)
-        assert latency < 0.25, f"{name} on the steady receiver was delayed during the outage"
+        assert latency < 1.0, f"{name} on the steady receiver was held up by the outage"
 
         assert len(flaky_audio.connections) >= 2
         reconnected = flaky_audio.connections[-1].opened_at

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
             "network). Set false where tenants must not reach the operator's network."
         ),
     )
+    zoom_client_id: str | None = Field(
+        default=None, description="The Zoom Meeting SDK app's client id (for Zoom meetings)."
+    )
+    zoom_client_secret: SecretStr | None = Field(
+        default=None, description="Its client secret: the bot signs the SDK's JWT with it."
+    )
     public_url: str | None = Field(
         default=None,
         description="The API's public base URL, e.g. https://bots.example.com, for page links.",
@@ -66,4 +72,8 @@ class Settings(BaseSettings):
             "UNMIXED_DATABASE_URL": self.resolved_database_url(),
             "UNMIXED_TESTBED_ENABLED": str(self.testbed_enabled).lower(),
             "UNMIXED_EGRESS_ALLOW_PRIVATE": str(self.egress_allow_private).lower(),
+            "UNMIXED_ZOOM_CLIENT_ID": self.zoom_client_id or "",
+            "UNMIXED_ZOOM_CLIENT_SECRET": (
+                self.zoom_client_secret.get_secret_value() if self.zoom_client_secret else ""
+            ),
         }

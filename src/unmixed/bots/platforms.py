@@ -1,4 +1,8 @@
-"""Which adapter attends which meeting."""
+"""Which adapter attends which meeting, made with the settings it needs.
+
+Adapters are imported here, lazily: a Zoom bot never loads aiortc, a testbed
+bot never loads the Zoom SDK.
+"""
 
 from unmixed.egress import EgressPolicy
 from unmixed.platforms.base import JoinError, MeetingAdapter
@@ -18,7 +22,29 @@ def adapter_for(bot: BotRecord, settings: Settings) -> MeetingAdapter:
         from unmixed.platforms.testbed import TestbedAdapter
 
         return TestbedAdapter(bot.meeting_url, egress)
+    if bot.meeting.platform == Platform.ZOOM:
+        return _zoom_adapter(bot, settings)
     raise JoinError(
         SubCode.PLATFORM_NOT_SUPPORTED,
         f"{bot.meeting.platform} meetings are recognised but this unmixed cannot join them yet",
     )
+
+
+def _zoom_adapter(bot: BotRecord, settings: Settings) -> MeetingAdapter:
+    secret = settings.zoom_client_secret.get_secret_value() if settings.zoom_client_secret else ""
+    if not settings.zoom_client_id or not secret:
+        raise JoinError(
+            SubCode.ZOOM_SDK_CREDENTIALS_MISSING,
+            "this server has no Zoom Meeting SDK app: set UNMIXED_ZOOM_CLIENT_ID and "
+            "UNMIXED_ZOOM_CLIENT_SECRET",
+        )
+    try:
+        from unmixed.platforms.zoom import ZoomAdapter, ZoomCredentials
+
+        credentials = ZoomCredentials(settings.zoom_client_id, secret)
+        return ZoomAdapter(bot.meeting, bot.zoom, credentials)
+    except ImportError as error:
+        raise JoinError(
+            SubCode.PLATFORM_NOT_SUPPORTED,
+            "the Zoom Meeting SDK is not installed here: pip install 'unmixed[zoom]'",
+        ) from error

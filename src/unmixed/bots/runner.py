@@ -7,9 +7,10 @@ to the store the moment it happens.
 
 import asyncio
 import functools
+import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,11 +20,13 @@ from unmixed.bots.automatic_leave import PresenceRules
 from unmixed.bots.dispatcher import ALREADY_CLAIMED_EXIT_CODE, BOT_ERRORED_MESSAGE
 from unmixed.bots.participants import ParticipantDirectory
 from unmixed.bots.platforms import adapter_for
+from unmixed.bots.store_writer import StoreWriter
 from unmixed.delivery.audio_separate import AudioSeparateDelivery, StreamContext
 from unmixed.egress import EgressPolicy
-from unmixed.logs import configure_logging, register_secret
+from unmixed.logs import configure_logging, flush_logs, register_secret
 from unmixed.media import AudioSegment, PcmFrame, TimelineBreak
 from unmixed.platforms.base import (
+    ActiveSpeaker,
     AudioReceived,
     AudioStarted,
     AudioStopped,
@@ -31,9 +34,12 @@ from unmixed.platforms.base import (
     MeetingAdapter,
     MeetingEnded,
     MeetingEvent,
+    MixedAudioReceived,
     ParticipantJoined,
     ParticipantLeft,
+    ParticipantUpdated,
     RecordingPermission,
+    WaitingRoom,
 )
 from unmixed.settings import Settings
 from unmixed.store import BotRecord, Bots, open_database
@@ -63,83 +69,157 @@ def _one_participant(method: Callable[..., None]) -> Callable[..., None]:
 class BotRun:
     """One bot's attendance: wires the platform adapter to media and delivery.
 
-    Meeting events arrive through `_on_event`, synchronously; audio is handled
-    right there. `run` itself only waits for a reason to leave: the meeting
-    ending, a leave request, or an `automatic_leave` deadline.
+    Meeting events arrive through `_on_event`, synchronously, on the loop; audio
+    is handled right there. `run` itself only waits: for the adapter to get in
+    (or a reason to give up joining), then for a reason to leave: the meeting
+    ending, a leave request, or an `automatic_leave` deadline. Every store write
+    goes through one `StoreWriter`, so statuses land in the order decided here.
     """
 
     def __init__(
         self, bot: BotRecord, bots: Bots, adapter: MeetingAdapter, egress: EgressPolicy
     ) -> None:
         self._bot = bot
-        self._bots = bots
         self._adapter = adapter
         self._egress = egress
+        self._store = StoreWriter(bots, bot.id)
         self._directory = ParticipantDirectory()
         self._flowing: set[str] = set()
         self._segments: dict[str, AudioSegment] = {}
         self._recording: RecordingRef | None = None
-        self._recording_requested = False
+        self._permission: RecordingPermission | None = None
+        self._in_call = False
         self._delivery: AudioSeparateDelivery | None = None
         self._presence = PresenceRules(bot.automatic_leave)
+        self._deadlines: dict[str, float] = {}
+        """Other reasons to leave at a given moment (loop time), by sub_code."""
         self._outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiting: asyncio.Timeout | None = None
-        self._background: set[asyncio.Task[None]] = set()
         self._failures: list[BaseException] = []
-        self._store_writes = asyncio.Lock()
         self._broken_streams: set[str] = set()
+        self._starting_recording = False
+        self.recording_started = asyncio.Event()
+        """Set once the bot is `in_call_recording` and streams what it hears."""
 
     def request_leave(self) -> None:
-        """Leave the call now (SIGTERM, or `leave_call`)."""
+        """Leave the call now, or stop joining it (SIGTERM, or `leave_call`)."""
         self._conclude(SubCode.BOT_RECEIVED_LEAVE_CALL)
 
     async def run(self) -> None:
         """From `joining_call` (the bot was claimed already) to `done` or `fatal`."""
-        if self._outcome.done():
-            await self._status(StatusCode.CALL_ENDED, self._outcome.result())
-            await self._status(StatusCode.DONE)
-            return
+        async with self._store:
+            await self._run()
+        if self._failures:
+            raise self._failures[0]
+
+    async def _run(self) -> None:
         try:
-            await self._adapter.join(self._bot.bot_name, self._on_event)
+            gave_up = await self._join()
         except JoinError as error:
-            await self._status(StatusCode.FATAL, error.sub_code, str(error))
+            self._post(StatusCode.FATAL, error.sub_code, str(error))
             return
-        await self._status(StatusCode.IN_CALL_NOT_RECORDING)
-        self._presence.start()
+        if gave_up is not None:
+            self._post(StatusCode.CALL_ENDED, gave_up)
+            self._post(StatusCode.DONE)
+            return
         try:
             reason = await self._attend()
         finally:
             await self._adapter.leave()
-            await asyncio.gather(*self._background, return_exceptions=True)
-        if self._failures:
-            raise self._failures[0]
-        await self._status(StatusCode.CALL_ENDED, reason)
+        self._post(StatusCode.CALL_ENDED, reason)
         if self._delivery is not None:
             await self._delivery.close(DRAIN_SECONDS)
-        await self._status(StatusCode.DONE)
+        self._post(StatusCode.DONE)
+
+    async def _join(self) -> str | None:
+        """Get into the call: None once in, else why the bot stopped trying (a leave
+        request, the waiting-room timeout); `JoinError` if it could not get in."""
+        if self._outcome.done():
+            return self._outcome.result()
+        joining = asyncio.create_task(self._adapter.join(self._bot.bot_name, self._on_event))
+        try:
+            reason = await self._until_reason(joining)
+            if reason is not None:
+                joining.cancel()
+                await asyncio.gather(joining, return_exceptions=True)
+                await self._adapter.leave()
+                return reason
+            joining.result()
+        except BaseException:
+            joining.cancel()
+            await self._adapter.leave()
+            raise
+        self._enter_call()
+        return None
+
+    def _enter_call(self) -> None:
+        self._in_call = True
+        self._deadlines.pop(SubCode.TIMEOUT_EXCEEDED_WAITING_ROOM, None)
+        self._post(StatusCode.IN_CALL_NOT_RECORDING)
+        self._presence.start()
+        self._deadline_in(
+            self._bot.automatic_leave.in_call_not_recording_timeout,
+            SubCode.TIMEOUT_EXCEEDED_IN_CALL_NOT_RECORDING,
+        )
+        if self._permission is not None:
+            self._on_permission(self._permission)
+
+    async def _until_reason(self, joining: asyncio.Task[None]) -> str | None:
+        """Wait for `joining` to finish; return a reason to stop it if one comes first."""
+        while not joining.done():
+            if self._outcome.done():
+                return self._outcome.result()
+            deadline, sub_code = self._next_deadline(None)
+            either: set[asyncio.Future[Any]] = {joining, self._outcome}
+            try:
+                async with asyncio.timeout_at(deadline) as self._waiting:
+                    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            except TimeoutError:
+                if self._passed(deadline):
+                    return sub_code
+            finally:
+                self._waiting = None
+        return None
 
     async def _attend(self) -> str:
         """Wait for a reason to leave the call, and return it as a sub_code."""
-        loop = asyncio.get_running_loop()
         while not self._outcome.done():
-            deadline = self._presence.deadline()
+            presence = self._presence.deadline()
+            deadline, sub_code = self._next_deadline((presence.at, presence.sub_code))
             try:
-                async with asyncio.timeout_at(deadline.at) as self._waiting:
+                async with asyncio.timeout_at(deadline) as self._waiting:
                     await asyncio.shield(self._outcome)
             except TimeoutError:
-                if deadline.at is not None and loop.time() >= deadline.at:
-                    return deadline.sub_code
+                if self._passed(deadline):
+                    return sub_code
             finally:
                 self._waiting = None
         return self._outcome.result()
+
+    def _next_deadline(self, presence: tuple[float | None, str] | None) -> tuple[float | None, str]:
+        candidates = [(at, sub_code) for sub_code, at in self._deadlines.items()]
+        if presence is not None and presence[0] is not None:
+            candidates.append((presence[0], presence[1]))
+        if not candidates:
+            return None, ""
+        at, sub_code = min(candidates)
+        return at, sub_code
+
+    @staticmethod
+    def _passed(deadline: float | None) -> bool:
+        return deadline is not None and asyncio.get_running_loop().time() >= deadline
+
+    def _deadline_in(self, seconds: float, sub_code: str) -> None:
+        self._deadlines[sub_code] = asyncio.get_running_loop().time() + seconds
+        self._deadlines_changed()
 
     def _conclude(self, reason: str) -> None:
         if not self._outcome.done():
             self._outcome.set_result(reason)
 
-    def _presence_changed(self) -> None:
-        """Make `_attend` look at its deadline again."""
-        if self._waiting is not None:
+    def _deadlines_changed(self) -> None:
+        """Make the wait look at its deadlines again."""
+        if self._waiting is not None and not self._waiting.expired():
             self._waiting.reschedule(asyncio.get_running_loop().time())
 
     def _on_event(self, event: MeetingEvent) -> None:
@@ -148,7 +228,7 @@ class BotRun:
         try:
             self._handle(event)
         except Exception as error:
-            log.exception("failed to handle a meeting event", event=type(event).__name__)
+            log.exception("failed to handle a meeting event", event_type=type(event).__name__)
             self._fail(error)
 
     def _abandon_stream(self, key: str, error: Exception) -> None:
@@ -165,6 +245,7 @@ class BotRun:
             self._delivery.stop(participant.id)
 
     def _fail(self, error: BaseException) -> None:
+        self._failures.append(error)
         if not self._outcome.done():
             self._outcome.set_exception(error)
 
@@ -182,54 +263,85 @@ class BotRun:
             case ParticipantJoined(participant):
                 entry = self._directory.add(participant)
                 self._presence.joined(participant.key)
-                self._presence_changed()
+                self._deadlines_changed()
                 log.info("participant joined", participant=entry.id, name=entry.name)
+            case ParticipantUpdated(participant):
+                entry = self._directory.update(participant)
+                log.info("participant updated", participant=entry.id, is_host=entry.is_host)
             case ParticipantLeft(key):
                 self._flowing.discard(key)
                 self._stop_audio(key)
                 self._presence.left(key)
-                self._presence_changed()
+                self._deadlines_changed()
                 log.info("participant left", platform_id=key)
-            case RecordingPermission(granted=True) if not self._recording_requested:
-                self._recording_requested = True
-                self._in_background(self._start_recording())
-            case RecordingPermission(granted=False):
-                self._in_background(self._status(StatusCode.RECORDING_PERMISSION_DENIED))
+            case WaitingRoom():
+                self._post(StatusCode.IN_WAITING_ROOM)
+                self._deadline_in(
+                    self._bot.automatic_leave.waiting_room_timeout,
+                    SubCode.TIMEOUT_EXCEEDED_WAITING_ROOM,
+                )
+            case RecordingPermission():
+                self._on_permission(event)
             case MeetingEnded(sub_code):
                 self._conclude(sub_code)
+            case ActiveSpeaker() | MixedAudioReceived():
+                pass  # for attributed and mixed audio, which this bot does not stream yet
 
-    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run store work off the event path; if it fails, the bot ends now, not at the end."""
-        task = asyncio.create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background_done)
-
-    def _background_done(self, task: asyncio.Task[None]) -> None:
-        self._background.discard(task)
-        error = None if task.cancelled() else task.exception()
-        if error is not None:
-            log.error("background work failed", exc_info=error)
-            self._failures.append(error)
-            self._fail(error)
-
-    async def _start_recording(self) -> None:
-        """Enter `in_call_recording`; streams of participants already speaking start now."""
-        async with self._store_writes:
-            self._recording = await asyncio.to_thread(self._bots.start_recording, self._bot.id)
-        artifact = self._bot.recording_config.audio_separate_raw
-        if self._recording is None or artifact is None or artifact.id is None:
+    def _on_permission(self, permission: RecordingPermission) -> None:
+        """Recording starts once the bot is in the call and allowed to; while it is
+        refused, `recording_permission_denied_timeout` runs."""
+        self._permission = permission
+        if not self._in_call or self._starting_recording:
             return
-        context = StreamContext(
-            bot=ObjectRef(id=self._bot.id, metadata=self._bot.metadata),
-            recording=ObjectRef(id=self._recording.id, metadata={}),
-            audio_separate=ObjectRef(id=artifact.id, metadata=artifact.metadata),
-            recording_started=self._recording.started_at,
-        )
-        self._delivery = AudioSeparateDelivery(
-            self._bot.recording_config.realtime_endpoints, context, self._egress
-        )
-        for key in self._flowing:
-            self._start_audio(key)
+        if not permission.granted:
+            self._post(StatusCode.RECORDING_PERMISSION_DENIED, permission.sub_code)
+            self._deadline_in(
+                self._bot.automatic_leave.recording_permission_denied_timeout,
+                SubCode.TIMEOUT_EXCEEDED_RECORDING_PERMISSION_DENIED,
+            )
+            return
+        self._deadlines.pop(SubCode.TIMEOUT_EXCEEDED_RECORDING_PERMISSION_DENIED, None)
+        self._deadlines.pop(SubCode.TIMEOUT_EXCEEDED_IN_CALL_NOT_RECORDING, None)
+        self._deadlines_changed()
+        if permission.asked:
+            self._post(StatusCode.RECORDING_PERMISSION_ALLOWED)
+        self._starting_recording = True
+        recording = self._store.start_recording()
+        recording.add_done_callback(self._recording_started)
+
+    def _recording_started(self, started: "asyncio.Future[RecordingRef | None]") -> None:
+        """In `in_call_recording`: streams of participants already speaking start now."""
+        error = started.exception()
+        if error is not None:
+            self._fail(error)
+            return
+        self._recording = started.result()
+        if self._recording is None:
+            return
+        artifact = self._bot.recording_config.audio_separate_raw
+        if artifact is not None and artifact.id is not None:
+            context = StreamContext(
+                bot=ObjectRef(id=self._bot.id, metadata=self._bot.metadata),
+                recording=ObjectRef(id=self._recording.id, metadata={}),
+                audio_separate=ObjectRef(id=artifact.id, metadata=artifact.metadata),
+                recording_started=self._recording.started_at,
+            )
+            self._delivery = AudioSeparateDelivery(
+                self._bot.recording_config.realtime_endpoints, context, self._egress
+            )
+            for key in self._flowing:
+                self._start_audio(key)
+        self.recording_started.set()
+
+    def _post(self, code: str, sub_code: str | None = None, message: str | None = None) -> None:
+        """Record a status change, in order; a failed write ends the bot."""
+        self._store.status(code, sub_code, message).add_done_callback(self._written)
+
+    def _written(self, write: "asyncio.Future[bool]") -> None:
+        error = write.exception()
+        if error is not None:
+            log.error("a status could not be stored", exc_info=error)
+            self._fail(error)
 
     @_one_participant
     def _forward(self, key: str, frame: PcmFrame) -> None:  # fifty times a second per speaker
@@ -269,14 +381,6 @@ class BotRun:
         self._delivery.stop(participant.id)
         log.info("audio stopped", participant=participant.id)
 
-    async def _status(
-        self, code: str, sub_code: str | None = None, message: str | None = None
-    ) -> None:
-        """Record a status change; writes are serialised so their order is the bot's."""
-        log.info("status", code=code, sub_code=sub_code)
-        async with self._store_writes:
-            await asyncio.to_thread(self._bots.change_status, self._bot.id, code, sub_code, message)
-
 
 async def run_bot(bot_id: str, settings: Settings) -> int:
     """Attend the meeting; the process's exit code."""
@@ -298,13 +402,17 @@ async def run_bot(bot_id: str, settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, run.request_leave)
+    exit_code = 0
     try:
         await run.run()
     except Exception:
         log.exception("bot crashed")
         bots.change_status(bot_id, StatusCode.FATAL, SubCode.BOT_ERRORED, BOT_ERRORED_MESSAGE)
-        return 1
-    return 0
+        exit_code = 1
+    if adapter.exits_hard:
+        flush_logs()
+        os._exit(exit_code)
+    return exit_code
 
 
 def main() -> None:

@@ -1,20 +1,28 @@
 """The interface every platform adapter implements, and the events it reports.
 
 An adapter turns one platform's signalling and media into a single ordered
-stream of events: who is in the meeting, whose audio is flowing, and that
-audio itself as PCM at the platform's own rate with its capture time. Zoom's
-SDK (per-user 32 kHz callbacks), a browser's remote WebRTC tracks and the
+stream of events: whether the bot is let in, who is in the meeting, whose
+audio is flowing, and that audio itself as PCM at the platform's own rate with
+its capture time (and the clock that time comes from). Zoom's SDK (per-user
+32 kHz callbacks on its own thread), a browser's remote WebRTC tracks and the
 testbed's Janus room all reduce to these few events.
 
-Events are pushed, not pulled: the adapter calls the sink it was given, on the
-event loop, as things happen. Audio comes fifty times a second per participant,
-and handing each frame straight on costs far less than a queue and a task
-switch per frame.
+Events are pushed, not pulled. On the bot's event loop an event goes straight
+to the sink: audio comes fifty times a second per participant, and a queue and
+a task switch per frame would cost more than the audio itself. From any other
+thread (an SDK's callbacks, a capture thread) `_emit` queues the event and
+wakes the loop once per batch, so a 10 ms callback never costs a loop hop of
+its own.
 """
 
+import asyncio
+import contextlib
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 from unmixed.media.frames import PcmFrame
 from unmixed.wire.realtime import ParticipantPlatform, Separation
@@ -39,6 +47,8 @@ class Participant:
     platform: ParticipantPlatform | None
     separation: Separation
     """Whether their audio is their own stream or labelled from a mix."""
+    extra: Mapping[str, str] = field(default_factory=dict)
+    """The platform's other identifiers (e.g. Zoom's `user_guid`), for `extra_data`."""
 
 
 @dataclass(frozen=True)
@@ -72,10 +82,39 @@ class AudioReceived:
 
 
 @dataclass(frozen=True)
+class ParticipantUpdated:
+    """Their name or host status changed; their id stays."""
+
+    participant: Participant
+
+
+@dataclass(frozen=True)
+class ActiveSpeaker:
+    """Who the platform says is speaking now (None: nobody), for attributed audio."""
+
+    key: str | None
+
+
+@dataclass(frozen=True)
+class MixedAudioReceived:
+    """The meeting's one mixed stream, where a platform gives no per-participant audio."""
+
+    frame: PcmFrame
+
+
+@dataclass(frozen=True)
+class WaitingRoom:
+    """The bot waits to be let in (`in_waiting_room`); `join` has not returned yet."""
+
+
+@dataclass(frozen=True)
 class RecordingPermission:
-    """Whether the platform lets the bot capture audio (Zoom asks the host; others always do)."""
+    """Whether the platform lets the bot capture audio. Zoom asks the host (`asked`),
+    and says why it was denied (`sub_code`); other platforms always allow it."""
 
     granted: bool
+    asked: bool = False
+    sub_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,35 +127,73 @@ class MeetingEnded:
 MeetingEvent = (
     ParticipantJoined
     | ParticipantLeft
+    | ParticipantUpdated
     | AudioStarted
     | AudioStopped
     | AudioReceived
+    | MixedAudioReceived
+    | ActiveSpeaker
+    | WaitingRoom
     | RecordingPermission
     | MeetingEnded
 )
 
 
 EventSink = Callable[[MeetingEvent], None]
-"""Receives every event, in order. It must return quickly and must not raise."""
+"""Receives every event, in order, on the bot's event loop. It returns quickly and never raises."""
 
 
 class MeetingAdapter(ABC):
     """One bot's presence in one meeting.
 
-    `join` returns once the bot is in the call (or raises `JoinError`); from
-    the start of `join` until `leave`, every event goes to `on_event`.
+    `join` returns once the bot is in the call (or raises `JoinError`); it may be
+    cancelled at any point (a leave request, the waiting-room timeout), and
+    `leave` is then still called. From the start of `join` until `leave`, every
+    event goes to `on_event`, on the loop that called `join`, in the order emitted.
     """
+
+    exits_hard: ClassVar[bool] = False
+    """The platform's library cannot be unloaded cleanly (Zoom's SDK crashes at
+    interpreter exit): once the bot is done, its process ends with `os._exit`."""
 
     def __init__(self) -> None:
         self._sink: EventSink | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._from_threads: deque[MeetingEvent] = deque()
+        self._wake_scheduled = False
+        self._lock = threading.Lock()
 
     async def join(self, bot_name: str, on_event: EventSink) -> None:
         self._sink = on_event
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         await self._join(bot_name)
 
     def _emit(self, event: MeetingEvent) -> None:
-        if self._sink is not None:
+        """Report an event; safe from any thread."""
+        if self._sink is None or self._loop is None:
+            return
+        if threading.get_ident() == self._loop_thread:
             self._sink(event)
+            return
+        with self._lock:
+            self._from_threads.append(event)
+            if self._wake_scheduled:
+                return
+            self._wake_scheduled = True
+        with contextlib.suppress(RuntimeError):  # a closed loop: the bot, and its events, are gone
+            self._loop.call_soon_threadsafe(self._deliver_batch)
+
+    def _deliver_batch(self) -> None:
+        """On the loop: hand on everything other threads queued since the last wake."""
+        with self._lock:
+            batch = list(self._from_threads)
+            self._from_threads.clear()
+            self._wake_scheduled = False
+        if self._sink is not None:
+            for event in batch:
+                self._sink(event)
 
     @abstractmethod
     async def _join(self, bot_name: str) -> None: ...

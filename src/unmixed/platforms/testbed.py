@@ -220,7 +220,7 @@ class TestbedAdapter(MeetingAdapter):
             try:
                 self._on_room_event(data)
             except Exception:
-                log.exception("room event not understood, ignored", event=data)
+                log.exception("room event not understood, ignored", room_event=data)
 
     def _on_room_event(self, data: JsonObject) -> None:
         if "joining" in data:

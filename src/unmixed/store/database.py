@@ -3,8 +3,6 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,6 +31,10 @@ def open_database(url: str, *, migrate: bool = False) -> Database:
 
 
 def upgrade_schema(engine: Engine) -> None:
+    """Alembic is imported here, not above: bot processes never migrate, never load it."""
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:

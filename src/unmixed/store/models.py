@@ -53,6 +53,8 @@ class BotRow(Base):
     bot_metadata: Mapped[dict[str, Any]] = mapped_column("metadata")
     recording_config: Mapped[dict[str, Any]]
     automatic_leave: Mapped[dict[str, Any]]
+    platform_options: Mapped[dict[str, Any] | None]
+    """What the platform needs beyond the URL (Recall's `zoom` tokens); never shown back."""
     join_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(64), index=True)

@@ -19,6 +19,7 @@ from unmixed.wire.bots import (
     RecordingConfig,
     RecordingStatus,
     StatusChange,
+    ZoomOptions,
 )
 from unmixed.wire.meeting_url import MeetingUrl, Platform
 from unmixed.wire.status import FINAL_CODES, StatusCode
@@ -110,6 +111,7 @@ class BotRecord:
     recording_config: RecordingConfig
     automatic_leave: AutomaticLeave
     status: str
+    zoom: ZoomOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,7 @@ class Bots:
             bot_metadata=request.metadata,
             recording_config=config.model_dump(mode="json"),
             automatic_leave=request.automatic_leave.model_dump(mode="json"),
+            platform_options=request.zoom.model_dump(mode="json") if request.zoom else None,
             join_at=request.join_at,
             created_at=now,
             status=StatusCode.READY,
@@ -233,6 +236,9 @@ class Bots:
                 recording_config=RecordingConfig.model_validate(row.recording_config),
                 automatic_leave=AutomaticLeave.model_validate(row.automatic_leave),
                 status=row.status,
+                zoom=ZoomOptions.model_validate(row.platform_options)
+                if row.platform_options and row.platform == Platform.ZOOM
+                else None,
             )
 
     def claim(self, bot_id: str) -> bool:

@@ -85,6 +85,21 @@ class AutomaticLeave(WireModel):
         return Timeout(timeout=self.everyone_left_timeout)
 
 
+Token = Annotated[str, Field(min_length=1, max_length=4096), StorableText]
+
+
+class ZoomOptions(WireModel):
+    """Recall's `zoom` object: tokens some Zoom meetings need. They are secrets: kept
+    for the bot, never shown back or logged."""
+
+    obf_token: Token | None = None
+    """An on-behalf-of token, for meetings outside the SDK app's own account."""
+    zak_token: Token | None = None
+    """A user's ZAK, to join as that user (meetings that require sign-in)."""
+    join_token_local_recording: Token | None = None
+    """Lets the bot record without asking the host."""
+
+
 class BotCreate(WireModel):
     meeting_url: Url
     bot_name: BotName = "Meeting Notetaker"
@@ -92,6 +107,7 @@ class BotCreate(WireModel):
     recording_config: RecordingConfig = Field(default_factory=RecordingConfig)
     automatic_leave: AutomaticLeave = Field(default_factory=AutomaticLeave)
     join_at: AwareDatetime | None = None
+    zoom: ZoomOptions | None = None
 
     @field_validator("join_at")
     @classmethod
