@@ -67,6 +67,7 @@ async def test_messages_have_the_contracts_exact_shape(three_tones: ThreeTones) 
     artifact = bot.recording_config.audio_separate_raw
     assert artifact is not None
     (recording,) = bot.recordings
+    assert len(receiver.connections) == len(TONES), "one connection per participant"
     for connection in receiver.connections:
         message = connection.first_message
         assert message is not None
@@ -107,6 +108,7 @@ async def test_messages_have_the_contracts_exact_shape(three_tones: ThreeTones) 
 
 async def test_audio_is_16khz_mono_on_a_continuous_timeline(three_tones: ThreeTones) -> None:
     _, receiver = three_tones
+    assert len(receiver.participants) == len(TONES)
     for participant in receiver.participants.values():
         (connection,) = participant.connections
         arrivals = connection.arrivals
@@ -115,5 +117,5 @@ async def test_audio_is_16khz_mono_on_a_continuous_timeline(three_tones: ThreeTo
         span = arrivals[-1].captured_at - arrivals[0].captured_at
         assert span == pytest.approx(sum(a.samples for a in arrivals[:-1]) / 16000, abs=0.002)
         wall = arrivals[-1].arrived_at - arrivals[0].arrived_at
-        assert wall == pytest.approx(span, abs=0.25), "audio arrived at real-time pace"
+        assert wall == pytest.approx(span, rel=0.1), "audio arrived at real-time pace"
         assert np.isfinite(participant.last_level_dbfs)

@@ -164,16 +164,25 @@ class BotRun:
         if self._permission is not None:
             self._on_permission(self._permission)
 
-    async def _until_reason(self, joining: asyncio.Task[None]) -> str | None:
-        """Wait for `joining` to finish; return a reason to stop it if one comes first."""
-        while not joining.done():
+    async def _attend(self) -> str:
+        """Wait for a reason to leave the call, and return it as a sub_code."""
+        reason = await self._until_reason()
+        assert reason is not None, "without a join to wait for, only a reason ends the wait"
+        return reason
+
+    async def _until_reason(self, joining: asyncio.Task[None] | None = None) -> str | None:
+        """Wait for a reason to stop (a leave request, the meeting ending, a deadline)
+        and return it as a sub_code; None if `joining` finishes first."""
+        while joining is None or not joining.done():
             if self._outcome.done():
                 return self._outcome.result()
-            deadline, sub_code = self._next_deadline(None)
-            either: set[asyncio.Future[Any]] = {joining, self._outcome}
+            deadline, sub_code = self._next_deadline()
+            waits: set[asyncio.Future[Any]] = {self._outcome}
+            if joining is not None:
+                waits.add(joining)
             try:
                 async with asyncio.timeout_at(deadline) as self._waiting:
-                    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             except TimeoutError:
                 if self._passed(deadline):
                     return sub_code
@@ -181,29 +190,13 @@ class BotRun:
                 self._waiting = None
         return None
 
-    async def _attend(self) -> str:
-        """Wait for a reason to leave the call, and return it as a sub_code."""
-        while not self._outcome.done():
-            presence = self._presence.deadline()
-            deadline, sub_code = self._next_deadline((presence.at, presence.sub_code))
-            try:
-                async with asyncio.timeout_at(deadline) as self._waiting:
-                    await asyncio.shield(self._outcome)
-            except TimeoutError:
-                if self._passed(deadline):
-                    return sub_code
-            finally:
-                self._waiting = None
-        return self._outcome.result()
-
-    def _next_deadline(self, presence: tuple[float | None, str] | None) -> tuple[float | None, str]:
+    def _next_deadline(self) -> tuple[float | None, str]:
+        """The earliest deadline: the bot's own, and once in the call, who is present."""
         candidates = [(at, sub_code) for sub_code, at in self._deadlines.items()]
-        if presence is not None and presence[0] is not None:
-            candidates.append((presence[0], presence[1]))
-        if not candidates:
-            return None, ""
-        at, sub_code = min(candidates)
-        return at, sub_code
+        presence = self._presence.deadline()
+        if self._in_call and presence.at is not None:
+            candidates.append((presence.at, presence.sub_code))
+        return min(candidates, default=(None, ""))
 
     @staticmethod
     def _passed(deadline: float | None) -> bool:
