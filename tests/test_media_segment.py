@@ -115,3 +115,13 @@ def test_float_samples_are_converted_and_other_types_refused() -> None:
     assert floats.samples.reshape(-1).tolist() == [16383, -32767, 32767]
     with pytest.raises(TypeError):
         PcmFrame(np.zeros(3, dtype=np.int32), 16_000, 0.0)
+
+
+def test_nothing_captured_before_the_recording_started_is_kept() -> None:
+    """A frame that straddles the recording's start keeps only its later part, and the
+    segment's timeline starts exactly at the start: no negative `relative`."""
+    segment = AudioSegment(not_before=1000.0 + 1.5 * FRAME / RATE)
+    chunks = feed(segment, list(range(10)))
+    assert chunks[0].captured_at == pytest.approx(1000.0 + 1.5 * FRAME / RATE, abs=1 / RATE)
+    audio = np.frombuffer(b"".join(c.pcm for c in chunks), dtype="<i2")
+    assert len(audio) == pytest.approx(8.5 * FRAME / 3, abs=2)

@@ -123,6 +123,9 @@ class LocalDispatcher:
             "unmixed.bots.runner",
             bot_id,
             env=self._environment,
+            # Bots log to stderr. What a platform's library prints to stdout goes nowhere:
+            # Zoom's SDK prints the meeting password there.
+            stdout=asyncio.subprocess.DEVNULL,
         )
         self._processes[bot_id] = process
         log.info("bot process started", bot=bot_id, pid=process.pid)

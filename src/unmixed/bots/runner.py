@@ -359,7 +359,8 @@ class BotRun:
         participant = self._directory.get(key)
         if participant is None or self._delivery is None:
             return
-        self._segments[key] = AudioSegment()
+        assert self._recording is not None, "audio only starts once the recording has"
+        self._segments[key] = AudioSegment(not_before=self._recording.started_at.timestamp())
         self._delivery.start(participant)
         log.info("audio started", participant=participant.id)
 

@@ -13,6 +13,7 @@ own time means depends on its clock:
   source really stopped sending) has the missing time filled with silence.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,7 +68,10 @@ class _Passthrough:
 class AudioSegment:
     """Feed it a participant's frames in arrival order; it returns 16 kHz chunks."""
 
-    def __init__(self) -> None:
+    def __init__(self, not_before: float = 0.0) -> None:
+        """`not_before`: Unix time before which nothing belongs to the segment (the
+        recording's start: audio captured before it has no place on its timeline)."""
+        self._not_before = not_before
         self._resampler: soxr.ResampleStream | _Passthrough | None = None
         self._input_rate = 0
         self._started_at = 0.0
@@ -79,11 +83,17 @@ class AudioSegment:
         """The 16 kHz audio this frame completes; raises `TimelineBreak` on a jump
         larger than `MAX_SILENCE_FILL` either way, or a change of sample rate."""
         mono = _downmix(frame.samples)
+        captured_at = frame.captured_at
         if self._resampler is None:
-            self._start(frame)
+            early = math.ceil((self._not_before - captured_at) * frame.sample_rate)
+            if early >= len(mono):
+                return []
+            if early > 0:
+                mono, captured_at = mono[early:], captured_at + early / frame.sample_rate
+            self._start(frame.sample_rate, captured_at)
         elif frame.sample_rate != self._input_rate:
             raise TimelineBreak(f"sample rate changed: {self._input_rate} -> {frame.sample_rate}")
-        missing = round((frame.captured_at - self._expected_next()) * self._input_rate)
+        missing = round((captured_at - self._expected_next()) * self._input_rate)
         if abs(missing) > MAX_SILENCE_FILL * self._input_rate:
             raise TimelineBreak(f"the stream jumped by {missing / self._input_rate:+.1f} s")
         if missing > self._tolerance(frame, len(mono)):
@@ -99,12 +109,12 @@ class AudioSegment:
             return []
         return self._emit(self._convert(np.zeros(0, dtype=np.int16), last=True), final=True)
 
-    def _start(self, frame: PcmFrame) -> None:
-        self._input_rate = frame.sample_rate
-        self._started_at = frame.captured_at
-        if frame.sample_rate != SAMPLE_RATE:
+    def _start(self, sample_rate: int, started_at: float) -> None:
+        self._input_rate = sample_rate
+        self._started_at = started_at
+        if sample_rate != SAMPLE_RATE:
             self._resampler = soxr.ResampleStream(
-                frame.sample_rate, SAMPLE_RATE, 1, dtype="int16", quality="HQ"
+                sample_rate, SAMPLE_RATE, 1, dtype="int16", quality="HQ"
             )
         else:
             self._resampler = _Passthrough()

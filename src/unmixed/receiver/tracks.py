@@ -76,7 +76,8 @@ class ParticipantAudio:
     def add(self, message: AudioSeparateRawMessage, connection: ConnectionRecord) -> Arrival:
         data = message.data.data
         pcm = np.frombuffer(base64.b64decode(data.buffer), dtype="<i2")
-        self.audio.write(round(data.timestamp.relative * SAMPLE_RATE), pcm)
+        start = round(data.timestamp.relative * SAMPLE_RATE)
+        self.audio.write(max(0, start), pcm[max(0, -start) :])  # nothing lands before 0
         self.messages += 1
         self.samples += len(pcm)
         self.last_level_dbfs = _level_dbfs(pcm)
