@@ -35,9 +35,19 @@ ALWAYS_REFUSED = [
     "::ffff:169.254.169.254",  # the same, mapped, 6to4 and NAT64
     "2002:a9fe:a9fe::1",
     "64:ff9b::a9fe:a9fe",
+    "2001:0:4136:e378:8000:63bf:5601:5601",  # Teredo, for a client at 169.254.169.254
 ]
-PRIVATE = ["127.0.0.1", "::1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "fc00::1"]
-PUBLIC = ["8.8.8.8", "2001:4860:4860::8888", "100.64.0.1"]
+PRIVATE = [
+    "127.0.0.1",
+    "::1",
+    "10.1.2.3",
+    "172.16.0.1",
+    "192.168.1.1",
+    "fc00::1",
+    "100.64.0.1",  # carrier-grade NAT, and Tailscale
+    "fec0::1",  # the old site-local range
+]
+PUBLIC = ["8.8.8.8", "2001:4860:4860::8888"]
 
 
 @pytest.mark.parametrize("address", ALWAYS_REFUSED)

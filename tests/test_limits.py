@@ -129,8 +129,11 @@ async def test_no_free_slot_is_507_and_starts_nothing(
         assert refused.headers["Retry-After"] == "30"
         assert (await http.get("/api/v1/bot/")).json()["count"] == 1, "nothing was stored"
         assert (await http.post("/api/v1/bot/", json=scheduled())).status_code == 201, (
-            "a scheduled bot needs no slot now"
+            "a bot scheduled a day ahead needs no slot now"
         )
+        soon = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+        near = await http.post("/api/v1/bot/", json={**request, "join_at": soon})
+        assert near.status_code == 507, "a join_at a minute ahead is no way around the slots"
         process = bot_process(bot_id)
         assert (await http.post(f"/api/v1/bot/{bot_id}/leave_call/")).status_code == 200
         await client.wait_for_status(bot_id, set(FINAL_CODES), timeout=30)

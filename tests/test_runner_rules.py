@@ -284,3 +284,31 @@ async def test_leave_call_while_in_the_waiting_room(
         ("done", None),
     ]
     assert adapter.left
+
+
+async def test_permission_taken_back_mid_call_pauses_and_a_new_grant_resumes(
+    receiver: AudioReceiver, tmp_path: Path
+) -> None:
+    taken_back = Permission(granted=False, sub_code=SubCode.ZOOM_RECORDING_PERMISSION_DENIED)
+    script: list[Step] = [
+        Join("a", "Ann"),
+        UntilRecording(),
+        Speak("a", 500, 0.5),
+        taken_back,
+        Speak("a", 500, 0.5),  # not recorded
+        Permission(granted=True),
+        Speak("a", 500, 0.5),
+        Leave("a"),
+    ]
+    bot, _ = await run(receiver, tmp_path, script)
+    assert codes(bot) == [
+        *RECORDED,
+        ("recording_permission_denied", SubCode.ZOOM_RECORDING_PERMISSION_DENIED),
+        ("recording_permission_allowed", None),
+        ("in_call_recording", None),
+        ("call_ended", SubCode.TIMEOUT_EXCEEDED_EVERYONE_LEFT),
+        ("done", None),
+    ]
+    (ann,) = receiver.participants.values()
+    assert len(ann.connections) == 2
+    assert ann.seconds == pytest.approx(1.0, abs=0.05), "nothing while permission was withdrawn"

@@ -119,6 +119,8 @@ def _embedded_ipv4(address: IpAddress) -> IpAddress:
         return address.ipv4_mapped
     if address.sixtofour is not None:
         return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]  # the client's own address, behind the relay
     if address in NAT64_PREFIX:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address
@@ -137,12 +139,15 @@ class EgressPolicy:
             raise EgressRefused(f"{address} is link-local")
         if address.is_unspecified or address.is_multicast:
             raise EgressRefused(f"{address} is not a destination")
-        if address.is_loopback or (address.is_private and not address.is_reserved):
+        site_local = isinstance(address, ipaddress.IPv6Address) and address.is_site_local
+        if address.is_loopback or site_local or (address.is_private and not address.is_reserved):
             if not self.allow_private:
                 raise EgressRefused(f"{address} is a loopback or private address, refused here")
             return
         if address.is_reserved:
             raise EgressRefused(f"{address} is in a reserved range")
+        if not self.allow_private and not address.is_global:
+            raise EgressRefused(f"{address} is not a public address, refused here")
 
     def check_host(self, host: str) -> None:
         """What can be known of `host` without a lookup: its name, or the literal address."""

@@ -12,11 +12,13 @@ Two promises hold for every line, whoever logs it (our code, uvicorn, aiortc):
 """
 
 import atexit
+import contextlib
 import logging
 import logging.handlers
 import queue
 import re
 import sys
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,14 +33,18 @@ _TOKENS = re.compile(
 )
 _SECRET_FIELDS = re.compile(r"(?i)(password|secret|token|api_key|authorization|pin)$")
 
-_registered: set[str] = set()
+_registered: frozenset[str] = frozenset()
+"""Replaced, never changed in place: the writer's thread reads it while others register."""
+_registering = threading.Lock()
 _listener: logging.handlers.QueueListener | None = None
 
 
 def register_secret(value: str | None) -> None:
     """Never log `value`, wherever it turns up (too short a value would hide too much)."""
+    global _registered
     if value and len(value) >= 4:
-        _registered.add(value)
+        with _registering:
+            _registered = _registered | {value}
 
 
 def _redact_url(match: re.Match[str]) -> str:
@@ -59,6 +65,8 @@ def redact(text: str) -> str:
 def _redacted(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
+    if isinstance(value, bytes | bytearray):
+        return redact(bytes(value).decode("utf-8", errors="replace"))
     if isinstance(value, Mapping):
         return {key: _redacted_field(str(key), item) for key, item in value.items()}
     if isinstance(value, list | tuple | set):
@@ -78,6 +86,15 @@ def redact_event(
         key: value if key.startswith("_") else _redacted_field(key, value)
         for key, value in event_dict.items()
     }
+
+
+class _Writer(logging.StreamHandler):
+    """Writes rendered lines; if rendering fails, says so without the record itself
+    (the standard handler would print the raw, unredacted event)."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        with contextlib.suppress(Exception):
+            self.stream.write(f"a log line from {record.name} could not be written\n")
 
 
 class _HandOff(logging.handlers.QueueHandler):
@@ -129,7 +146,7 @@ def configure_logging(level: int = logging.INFO, *, process: str) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(level),
         cache_logger_on_first_use=True,
     )
-    writer = logging.StreamHandler(sys.stderr)
+    writer = _Writer(sys.stderr)
     writer.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[

@@ -7,9 +7,11 @@ turned away before a byte of the body is read, and a body over the cap is
 refused as soon as it is known to be too large, without reading the rest.
 
 A request that fails unexpectedly is answered here with a JSON 500 that says
-nothing internal, and its traceback is logged once (plainly, redacted, by the
-log's own thread). The exception stops here: the server keeps the client's
-connection open, so a bug in one request never costs another a dropped reply.
+nothing internal, and its traceback is logged (plainly, redacted, by the log's
+own thread). The exception stops here: the server keeps the client's connection
+open, so a bug in one request never costs another a dropped reply. (Only when
+part of a response is already out does it go on to the server, which then
+closes the connection, the one way left to tell the client.)
 """
 
 import structlog
@@ -69,6 +71,8 @@ class RequestGuard:
         except ApiProblem as problem:
             await problem.response()(scope, receive, send)
             return
+        except ClientGone:
+            return  # half a body and a hang-up: nothing to act on, nobody to answer
         scope.setdefault("state", {})["owner"] = owner
         await self.app(scope, _replay(body, receive), send)
 
@@ -93,6 +97,10 @@ class RequestGuard:
         return owner, await _read_body(receive, headers, state.settings.max_body_bytes)
 
 
+class ClientGone(Exception):
+    """The client disconnected before its body was complete."""
+
+
 def _too_large(limit: int) -> ApiProblem:
     return ApiProblem(413, "body_too_large", f"the request body may be at most {limit} bytes")
 
@@ -106,7 +114,7 @@ async def _read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -28,6 +28,10 @@ from unmixed.wire.status import FINAL_CODES, StatusCode
 router = APIRouter(prefix="/api/v1")
 State = Annotated[ServiceState, Depends(service_state)]
 
+SCHEDULED_AHEAD_SECONDS = 600.0
+"""A bot due to join sooner than this is ad hoc, as at Recall: it takes a bot slot now,
+so a near `join_at` is no way around the slot limit."""
+
 PAGE_SIZE = 50
 MAX_PAGE = 1_000_000
 METADATA_FILTER = "metadata__"
@@ -65,7 +69,7 @@ async def create_bot(request: BotCreate, owner: Caller, state: State) -> Bot:
     delay = (
         0.0 if request.join_at is None else (request.join_at - datetime.now(UTC)).total_seconds()
     )
-    immediate = delay <= 0
+    immediate = delay < SCHEDULED_AHEAD_SECONDS
     if immediate:
         _reserve_slot(state)
     try:

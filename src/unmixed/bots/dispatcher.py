@@ -46,17 +46,20 @@ class LocalDispatcher:
         self._processes: dict[str, asyncio.subprocess.Process] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._scheduled: set[str] = set()
+        """Bots waiting for their `join_at`."""
+        self._slotless: set[str] = set()
+        """Those of them that hold no slot (scheduled well ahead)."""
         self._asked_to_leave: set[str] = set()
 
     def reserve(self) -> None:
-        """Hold a slot for an immediate bot about to be stored: `NoFreeSlot` if none
-        is free. `dispatch(..., reserved=True)` takes it over; `unreserve` gives it back.
+        """Hold a slot for a bot about to be stored: `NoFreeSlot` if none is free.
+        `dispatch(..., reserved=True)` takes it over; `unreserve` gives it back.
 
-        Bots that were scheduled start at their `join_at` whatever the load: they
-        were accepted when they were made.
+        Bots scheduled well ahead take no slot until they start, and then start
+        whatever the load: they were accepted when they were made.
         """
-        running = len(self._tasks) - len(self._scheduled)
-        if running + self._reserved >= self.slots:
+        holding = len(self._tasks) - len(self._slotless)
+        if holding + self._reserved >= self.slots:
             raise NoFreeSlot
         self._reserved += 1
 
@@ -69,6 +72,8 @@ class LocalDispatcher:
             self.unreserve()
         if delay:
             self._scheduled.add(bot_id)
+            if not reserved:
+                self._slotless.add(bot_id)
         task = asyncio.create_task(self._run(bot_id, delay), name=f"bot-{bot_id}")
         self._tasks[bot_id] = task
         task.add_done_callback(lambda done: self._forget(bot_id, done))
@@ -77,6 +82,7 @@ class LocalDispatcher:
         if self._tasks.get(bot_id) is task:
             del self._tasks[bot_id]
             self._scheduled.discard(bot_id)
+            self._slotless.discard(bot_id)
 
     async def request_leave(self, bot_id: str) -> None:
         """Ask a bot to leave its call (it records `bot_received_leave_call`); a bot still
@@ -104,6 +110,7 @@ class LocalDispatcher:
         if delay:
             await asyncio.sleep(delay)
             self._scheduled.discard(bot_id)
+            self._slotless.discard(bot_id)
         try:
             await self._run_process(bot_id)
         except Exception:

@@ -98,6 +98,8 @@ class BotRun:
         self._failures: list[BaseException] = []
         self._broken_streams: set[str] = set()
         self._starting_recording = False
+        self._paused = False
+        """Recording permission was taken back: no stream until it is given again."""
         self.recording_started = asyncio.Event()
         """Set once the bot is `in_call_recording` and streams what it hears."""
 
@@ -147,6 +149,7 @@ class BotRun:
             joining.result()
         except BaseException:
             joining.cancel()
+            await asyncio.gather(joining, return_exceptions=True)
             await self._adapter.leave()
             raise
         self._enter_call()
@@ -281,26 +284,47 @@ class BotRun:
                 pass  # for attributed and mixed audio, which this bot does not stream yet
 
     def _on_permission(self, permission: RecordingPermission) -> None:
-        """Recording starts once the bot is in the call and allowed to; while it is
-        refused, `recording_permission_denied_timeout` runs."""
+        """Recording starts once the bot is in the call and allowed to. A refusal
+        (at first, or a permission taken back mid-call) pauses every stream and
+        starts `recording_permission_denied_timeout`; a later grant resumes."""
         self._permission = permission
-        if not self._in_call or self._starting_recording:
+        if not self._in_call:
             return
         if not permission.granted:
+            self._pause_recording()
             self._post(StatusCode.RECORDING_PERMISSION_DENIED, permission.sub_code)
-            self._deadline_in(
-                self._bot.automatic_leave.recording_permission_denied_timeout,
-                SubCode.TIMEOUT_EXCEEDED_RECORDING_PERMISSION_DENIED,
-            )
+            if SubCode.TIMEOUT_EXCEEDED_RECORDING_PERMISSION_DENIED not in self._deadlines:
+                self._deadline_in(
+                    self._bot.automatic_leave.recording_permission_denied_timeout,
+                    SubCode.TIMEOUT_EXCEEDED_RECORDING_PERMISSION_DENIED,
+                )
+            return
+        if self._starting_recording and not self._paused:
             return
         self._deadlines.pop(SubCode.TIMEOUT_EXCEEDED_RECORDING_PERMISSION_DENIED, None)
         self._deadlines.pop(SubCode.TIMEOUT_EXCEEDED_IN_CALL_NOT_RECORDING, None)
         self._deadlines_changed()
         if permission.asked:
             self._post(StatusCode.RECORDING_PERMISSION_ALLOWED)
+        if self._paused:
+            self._resume_recording()
+            return
         self._starting_recording = True
         recording = self._store.start_recording()
         recording.add_done_callback(self._recording_started)
+
+    def _pause_recording(self) -> None:
+        if self._delivery is None or self._paused:
+            return
+        self._paused = True
+        for key in list(self._segments):
+            self._stop_audio(key)
+
+    def _resume_recording(self) -> None:
+        self._paused = False
+        self._post(StatusCode.IN_CALL_RECORDING)
+        for key in self._flowing:
+            self._start_audio(key)
 
     def _recording_started(self, started: "asyncio.Future[RecordingRef | None]") -> None:
         """In `in_call_recording`: streams of participants already speaking start now."""
@@ -309,8 +333,8 @@ class BotRun:
             self._fail(error)
             return
         self._recording = started.result()
-        if self._recording is None:
-            return
+        if self._recording is None or self._outcome.done():
+            return  # the bot finished, or is on its way out: nothing more to stream
         artifact = self._bot.recording_config.audio_separate_raw
         if artifact is not None and artifact.id is not None:
             context = StreamContext(
@@ -357,7 +381,7 @@ class BotRun:
     @_one_participant
     def _start_audio(self, key: str) -> None:
         participant = self._directory.get(key)
-        if participant is None or self._delivery is None:
+        if participant is None or self._delivery is None or self._paused:
             return
         assert self._recording is not None, "audio only starts once the recording has"
         self._segments[key] = AudioSegment(not_before=self._recording.started_at.timestamp())
@@ -392,6 +416,10 @@ async def run_bot(bot_id: str, settings: Settings) -> int:
     except JoinError as error:
         bots.change_status(bot_id, StatusCode.FATAL, error.sub_code, str(error))
         return 0
+    except Exception:
+        log.exception("could not set up the platform adapter")
+        bots.change_status(bot_id, StatusCode.FATAL, SubCode.BOT_ERRORED, BOT_ERRORED_MESSAGE)
+        return 1
     run = BotRun(bot, bots, adapter, EgressPolicy(allow_private=settings.egress_allow_private))
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -175,6 +175,8 @@ class MeetingAdapter(ABC):
         if self._sink is None or self._loop is None:
             return
         if threading.get_ident() == self._loop_thread:
+            if self._from_threads:
+                self._deliver_batch()  # what other threads reported earlier goes first
             self._sink(event)
             return
         with self._lock:

@@ -14,7 +14,7 @@ URL_MAX_LENGTH = 2048
 MAX_REALTIME_ENDPOINTS = 16
 MAX_EVENTS_PER_ENDPOINT = 16
 MAX_TIMEOUT_SECONDS = 30 * 24 * 3600
-"""An `automatic_leave` timeout longer than 30 days means "never"; larger numbers are refused."""
+"""The longest `automatic_leave` timeout: 30 days, in effect "never"; more is refused."""
 JOIN_AT_HORIZON = timedelta(days=366)
 """How far ahead a bot may be scheduled."""
 
@@ -151,7 +151,7 @@ class BotCreate(WireModel):
                         f"{where}.events[{event_index}]",
                         f"{event} needs recording_config.{artifact} to be enabled, e.g. {{}}",
                     )
-            if AUDIO_EVENTS.intersection(endpoint.events) and not endpoint.url.startswith(
+            if AUDIO_EVENTS.intersection(endpoint.events) and not endpoint.url.lower().startswith(
                 ("ws://", "wss://")
             ):
                 raise FieldError(
