@@ -135,16 +135,23 @@ async def test_a_join_called_off_in_the_waiting_room_leaves_cleanly() -> None:
     assert sdk.violations == []
 
 
+async def events_over(sdk: FakeZoomSdk, seconds: float) -> list[MeetingEvent]:
+    """Join the fake meeting, stay `seconds` (its script plays in real time), leave; what
+    the adapter reported, once the fake confirms the SDK was used by its rules."""
+    adapter = adapter_for(sdk)
+    events: list[MeetingEvent] = []
+    await adapter.join("Notetaker", events.append)
+    await asyncio.sleep(seconds)
+    await adapter.leave()
+    assert sdk.violations == []
+    return events
+
+
 async def test_events_arrive_on_the_loop_and_the_bots_own_audio_is_dropped() -> None:
     sdk = FakeZoomSdk(
         Script(users=[ALICE, User(102, "Bob", 660.0, muted=True)], actions=[Mute(0.5, 102, False)])
     )
-    adapter = adapter_for(sdk)
-    events: list[MeetingEvent] = []
-    await adapter.join("Notetaker", events.append)
-    await asyncio.sleep(1.0)
-    await adapter.leave()
-    assert sdk.violations == []
+    events = await events_over(sdk, 1.0)
     joined = [e.participant.key for e in events if isinstance(e, ParticipantJoined)]
     assert joined == ["101", "102"]
     started = [e.key for e in events if isinstance(e, AudioStarted)]
@@ -218,12 +225,7 @@ async def test_the_recording_permission_as_the_host_decides(
     permission: str, expected: RecordingPermission
 ) -> None:
     sdk = FakeZoomSdk(Script(users=[ALICE], permission=permission, permission_delay=0.1))
-    adapter = adapter_for(sdk)
-    events: list[MeetingEvent] = []
-    await adapter.join("Notetaker", events.append)
-    await asyncio.sleep(0.4)
-    await adapter.leave()
-    assert sdk.violations == []
+    events = await events_over(sdk, 0.4)
     assert [e for e in events if isinstance(e, RecordingPermission)] == [expected]
     assert any(isinstance(e, AudioReceived) for e in events) == expected.granted
 
@@ -232,9 +234,5 @@ async def test_the_active_speaker_is_reported() -> None:
     sdk = FakeZoomSdk(
         Script(users=[ALICE, User(102, "Bob", 660.0, muted=True)], actions=[Mute(0.2, 102, False)])
     )
-    adapter = adapter_for(sdk)
-    events: list[MeetingEvent] = []
-    await adapter.join("Notetaker", events.append)
-    await asyncio.sleep(0.4)
-    await adapter.leave()
+    events = await events_over(sdk, 0.4)
     assert ActiveSpeaker("101") in events
