@@ -53,6 +53,15 @@ def voice_scores(heard: np.ndarray, voices: dict[str, np.ndarray]) -> dict[str, 
     return scores
 
 
+def _longest_stretch(participant: ParticipantAudio) -> np.ndarray:
+    """The audio of the participant's longest connection: one unbroken stretch of their
+    voice. Across the whole timeline the loudest second could straddle a mute, half
+    speech and half silence, and score low for a reason that has nothing to do with
+    whose voice it is."""
+    longest = max(participant.connections, key=lambda c: c.span()[1] - c.span()[0])
+    return participant.between(*longest.span())
+
+
 def _loudest_second(audio: np.ndarray) -> np.ndarray:
     if len(audio) <= SAMPLE_RATE:
         return audio
@@ -116,7 +125,7 @@ async def run_demo(out_dir: Path, console: Console) -> dict[str, dict[str, float
                 )
             )
             matches = {
-                p.name or str(p.id): voice_scores(p.timeline(), voices)
+                p.name or str(p.id): voice_scores(_longest_stretch(p), voices)
                 for p in stack.receiver.participants.values()
             }
             origin = bot.recordings[0].started_at if bot.recordings else None
