@@ -1,0 +1,92 @@
+"""Debian's Chromium, started headless through Playwright, for browser bots and browser participants.
+
+Playwright is only the remote control: the browser is the `chromium` package
+the setup script installs with apt, never a build Playwright downloads. It runs
+as a child of Playwright's driver, itself a child of this process, so it lives
+in the bot's process tree and goes when the bot does.
+"""
+
+import os
+import shutil
+import tempfile
+import wave
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from playwright.async_api import Browser, async_playwright
+
+CHROMIUM_PATH = Path(os.environ.get("UNMIXED_CHROMIUM", "/usr/bin/chromium"))
+FAKE_MICROPHONE_RATE = 48_000
+
+PLAYWRIGHT_DISABLED_FEATURES = (
+    "AvoidUnnecessaryBeforeUnloadCheckSync",
+    "DestroyProfileOnBrowserClose",
+    "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable",
+    "LensOverlay",
+    "MediaRouter",
+    "PaintHolding",
+    "ThirdPartyStoragePartitioning",
+)
+"""The features Playwright turns off itself. Chromium honours only the last
+`--disable-features`, so ours must repeat them."""
+
+DISABLED_FEATURES = (*PLAYWRIGHT_DISABLED_FEATURES, "LocalNetworkAccessChecks")
+"""Local Network Access would stop a meeting site's page from reaching the bot's
+own channel on 127.0.0.1 (`ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS`)."""
+
+
+class ChromiumMissing(RuntimeError):
+    """Chromium is installed by the setup script (`apt-get install chromium`)."""
+
+
+def write_silence(folder: Path, seconds: float = 1.0) -> Path:
+    """A silent WAV for the fake microphone: Chromium's own fake device beeps."""
+    path = folder / "silence.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(FAKE_MICROPHONE_RATE)
+        out.writeframes(b"\0\0" * int(seconds * FAKE_MICROPHONE_RATE))
+    return path
+
+
+def chromium_arguments(microphone: Path, *, loopback_ice: bool) -> list[str]:
+    """Command-line switches for a meeting client with a fake microphone and no one watching."""
+    arguments = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={microphone}",
+        "--autoplay-policy=no-user-gesture-required",
+        f"--disable-features={','.join(DISABLED_FEATURES)}",
+    ]
+    if loopback_ice:
+        arguments.append("--allow-loopback-in-peer-connection")
+    return arguments
+
+
+@asynccontextmanager
+async def launch_chromium(
+    *, microphone: Path | None = None, loopback_ice: bool = False
+) -> AsyncIterator[Browser]:
+    """Start Chromium; it is closed, with its driver, when the block ends.
+
+    `microphone` is a 48 kHz mono 16-bit WAV the fake microphone loops (silence
+    when None). `loopback_ice` lets WebRTC use 127.0.0.1, which only a meeting on
+    this machine (the testbed) needs.
+    """
+    if not CHROMIUM_PATH.exists() or shutil.which(str(CHROMIUM_PATH)) is None:
+        raise ChromiumMissing(f"no Chromium at {CHROMIUM_PATH}; run scripts/setup")
+    with tempfile.TemporaryDirectory(prefix="unmixed-chromium-") as scratch:
+        wav = microphone if microphone is not None else write_silence(Path(scratch))
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=str(CHROMIUM_PATH),
+                headless=True,
+                args=chromium_arguments(wav, loopback_ice=loopback_ice),
+            )
+            try:
+                yield browser
+            finally:
+                await browser.close()
