@@ -37,12 +37,15 @@ async def attend(
     scenario: dict[str, Any],
     *,
     during: During | None = None,
+    through_browser: bool = False,
     **bot_options: Any,
 ) -> Attended:
-    """Open the room, send the bot, play the scenario once it records, wait until it is done."""
+    """Open the room, send the bot, play the scenario once it records, wait until it is done.
+
+    `through_browser`: the bot joins the room's web meeting page in Chromium."""
     async with TestbedMeeting(janus_url, Scenario.model_validate(scenario)) as meeting:
         bot = await client.create_bot(
-            meeting_url=meeting.meeting_url,
+            meeting_url=meeting.web_meeting_url if through_browser else meeting.meeting_url,
             bot_name="test bot",
             metadata={"test": "yes"},
             recording_config={
@@ -51,7 +54,7 @@ async def attend(
             },
             **bot_options,
         )
-        await client.wait_for_status(bot.id, {StatusCode.IN_CALL_RECORDING}, timeout=30)
+        await client.wait_for_status(bot.id, {StatusCode.IN_CALL_RECORDING}, timeout=45)
         async with asyncio.TaskGroup() as group:
             group.create_task(meeting.play())
             if during is not None:

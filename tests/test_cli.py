@@ -44,8 +44,9 @@ async def test_prints_the_meeting_url_then_exits_when_the_scenario_ends(tmp_path
         {"participants": [{"name": "Ann", "tone_hz": 440}], "duration": 1}, tmp_path
     )
     announced = await first_line(process)
-    assert set(announced) == {"meeting_url"}
+    assert set(announced) == {"meeting_url", "web_meeting_url"}
     assert parse_meeting_url(announced["meeting_url"]).platform == Platform.TESTBED
+    assert "/videoroom/" in announced["web_meeting_url"]
     assert await asyncio.wait_for(process.wait(), timeout=30) == 0
 
 

@@ -6,7 +6,10 @@ participant (handed to its Opus encoder) to the moment the receiver got the
 message holding that beep's onset, so it includes encoding, the SFU, the bot's
 decode, resample and websocket send, and the receiver's parse. Each participant
 also mutes once, for the unmute-to-first-message time. The bot's CPU and memory
-are read from its own process.
+are read from its whole process tree.
+
+The same measures run for the browser bot on the testbed's web meeting page,
+and are printed beside the native adapter's.
 """
 
 import asyncio
@@ -41,13 +44,6 @@ class BeepLog:
     """Wall-clock moments at which a participant's beeps left it."""
 
     onsets: list[float] = field(default_factory=list)
-
-
-@dataclass
-class ProcessSample:
-    cpu_seconds: float
-    wall: float
-    rss: int
 
 
 def _bench_scenario(participants: int, seconds: float) -> Scenario:
@@ -121,38 +117,69 @@ def _bot_process() -> psutil.Process:
     raise LookupError("the bot process is not running")
 
 
-def _sample(process: psutil.Process) -> ProcessSample:
-    with process.oneshot():
-        times = process.cpu_times()
-        return ProcessSample(times.user + times.system, time.monotonic(), process.memory_info().rss)
-
-
 def _percentile(values: list[float], share: float) -> float:
     return float(np.percentile(values, share * 100)) if values else float("nan")
 
 
-class ProcessWatch:
-    """CPU time and peak memory of one process over a window."""
+class ProcessTreeWatch:
+    """CPU time and peak memory of a process and all its descendants over a window.
 
-    def __init__(self, process: psutil.Process) -> None:
-        self._process = process
-        self.first = self.last = _sample(process)
-        self.peak_rss = self.first.rss
+    A browser bot is a dozen processes (Chromium's browser, renderer, GPU,
+    network and audio processes, Playwright's driver). Their RSS summed counts
+    shared pages once per process, so memory is PSS summed, which shares them
+    out; CPU is every process's time, counting ones that came or went.
+    """
+
+    def __init__(self, root: psutil.Process) -> None:
+        self._root = root
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._started = self._ended = time.monotonic()
+        self.peak_rss = 0
+        self.peak_pss = 0
+        self.processes = 0
+        self._first = self._cpu_and_memory()
+
+    def _tree(self) -> list[psutil.Process]:
+        try:
+            return [self._root, *self._root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def _cpu_and_memory(self) -> dict[int, float]:
+        cpu: dict[int, float] = {}
+        rss = pss = 0
+        tree = self._tree()
+        for process in tree:
+            try:
+                with process.oneshot():
+                    times = process.cpu_times()
+                    memory = process.memory_full_info()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            cpu[process.pid] = times.user + times.system
+            rss += memory.rss
+            pss += memory.pss
+        self.peak_rss = max(self.peak_rss, rss)
+        self.peak_pss = max(self.peak_pss, pss)
+        self.processes = max(self.processes, len(tree))
+        return cpu
 
     def sample(self) -> None:
-        self.last = _sample(self._process)
-        self.peak_rss = max(self.peak_rss, self.last.rss)
+        self._last = {**self._last, **self._cpu_and_memory()}
+        self._ended = time.monotonic()
 
     @property
     def cpu_percent(self) -> float:
-        elapsed = self.last.wall - self.first.wall
-        return 100 * (self.last.cpu_seconds - self.first.cpu_seconds) / elapsed if elapsed else 0.0
+        elapsed = self._ended - self._started
+        spent = sum(t - self._first.get(pid, 0.0) for pid, t in self._last.items())
+        return 100 * spent / elapsed if elapsed else 0.0
 
 
-async def _watch_while_speaking(process: psutil.Process, seconds: float) -> ProcessWatch:
+async def _watch_while_speaking(process: psutil.Process, seconds: float) -> ProcessTreeWatch:
     """Sample the bot once a second while everyone speaks, after the warm-up."""
     await asyncio.sleep(WARM_UP)
-    watch = ProcessWatch(process)
+    watch = ProcessTreeWatch(process)
     for _ in range(int(seconds - WARM_UP - 1)):
         await asyncio.sleep(1.0)
         watch.sample()
@@ -172,14 +199,25 @@ def _unmute_delays(audio: ParticipantAudio, unmutes: list[float]) -> list[float]
     return delays
 
 
-async def run_bench(participants: int, seconds: float, console: Console) -> None:
+@dataclass
+class Figures:
+    """What one bench run measured for one way of attending the meeting."""
+
+    participants: int
+    latencies: list[float]
+    watch: ProcessTreeWatch
+    unmute_delays: list[float]
+
+
+async def _measure(participants: int, seconds: float, *, through_browser: bool) -> Figures:
     logs: dict[str, BeepLog] = {}
     scenario = _bench_scenario(participants, seconds)
     with tempfile.TemporaryDirectory(prefix="unmixed-bench-") as work:
         async with local_stack(Path(work)) as stack:
             tracks = _beeping_tracks(participants, logs)
             async with TestbedMeeting(stack.janus.url, scenario, track_for=tracks) as meeting:
-                bot = await stack.send_bot(meeting.meeting_url, bot_name="bench")
+                url = meeting.web_meeting_url if through_browser else meeting.meeting_url
+                bot = await stack.send_bot(url, bot_name="bench")
                 watching = asyncio.create_task(_watch_while_speaking(_bot_process(), seconds))
                 await meeting.play()
                 watch = await watching
@@ -195,33 +233,51 @@ async def run_bench(participants: int, seconds: float, console: Console) -> None
         for name, participant in meeting.participants.items()
         for delay in _unmute_delays(receiver.participant(name), participant.log.unmutes)
     ]
-    console.print(_report(participants, seconds, latencies, watch, unmute_delays))
+    return Figures(participants, latencies, watch, unmute_delays)
 
 
-def _report(
-    participants: int,
-    seconds: float,
-    latencies: list[float],
-    watch: ProcessWatch,
-    unmute_delays: list[float],
-) -> Table:
+async def run_bench(
+    participants: int, seconds: float, console: Console, *, browser_speakers: int
+) -> None:
+    """The native testbed adapter with `participants` speakers, then (unless
+    `browser_speakers` is 0) the browser bot on the testbed's web page."""
+    runs = {"native (aiortc)": await _measure(participants, seconds, through_browser=False)}
+    if browser_speakers:
+        runs["browser (Chromium)"] = await _measure(browser_speakers, seconds, through_browser=True)
+    console.print(_report(seconds, runs))
+
+
+def _report(seconds: float, runs: dict[str, Figures]) -> Table:
     def ms(value: float) -> str:
         return f"{value * 1000:.1f} ms"
 
-    table = Table(
-        title=f"unmixed bench: {participants} speaking participants for {seconds:.0f} s "
-        f"on {psutil.cpu_count()} cores"
-    )
+    table = Table(title=f"unmixed bench: {seconds:.0f} s of speech on {psutil.cpu_count()} cores")
     table.add_column("measure")
-    table.add_column("value", justify="right")
-    table.add_row("latency p50, participant -> receiver", ms(_percentile(latencies, 0.5)))
-    table.add_row("latency p95", ms(_percentile(latencies, 0.95)))
-    table.add_row("latency p99", ms(_percentile(latencies, 0.99)))
-    table.add_row("beep onsets measured", str(len(latencies)))
-    table.add_row("bot CPU, all streams", f"{watch.cpu_percent:.1f} % of one core")
-    table.add_row("bot CPU per stream", f"{watch.cpu_percent / participants:.2f} % of one core")
-    table.add_row("bot RSS, peak", f"{watch.peak_rss / 2**20:.0f} MiB")
-    table.add_row("unmute -> first message p50", ms(_percentile(unmute_delays, 0.5)))
-    table.add_row("unmute -> first message max", ms(max(unmute_delays, default=float("nan"))))
-    table.add_row("unmutes measured", str(len(unmute_delays)))
+    for name in runs:
+        table.add_column(name, justify="right")
+    rows: dict[str, list[str]] = {}
+
+    def row(label: str, value: str) -> None:
+        rows.setdefault(label, []).append(value)
+
+    for figures in runs.values():
+        watch = figures.watch
+        row("speaking participants", str(figures.participants))
+        row("latency p50, participant -> receiver", ms(_percentile(figures.latencies, 0.5)))
+        row("latency p95", ms(_percentile(figures.latencies, 0.95)))
+        row("latency p99", ms(_percentile(figures.latencies, 0.99)))
+        row("beep onsets measured", str(len(figures.latencies)))
+        row("bot CPU, all streams", f"{watch.cpu_percent:.1f} % of one core")
+        row("bot CPU per stream", f"{watch.cpu_percent / figures.participants:.2f} % of one core")
+        row("bot processes", str(watch.processes))
+        row("bot memory, PSS summed, peak", f"{watch.peak_pss / 2**20:.0f} MiB")
+        row("bot memory, RSS summed, peak", f"{watch.peak_rss / 2**20:.0f} MiB")
+        row("unmute -> first message p50", ms(_percentile(figures.unmute_delays, 0.5)))
+        row(
+            "unmute -> first message max",
+            ms(max(figures.unmute_delays, default=float("nan"))),
+        )
+        row("unmutes measured", str(len(figures.unmute_delays)))
+    for label, values in rows.items():
+        table.add_row(label, *values)
     return table

@@ -1,4 +1,4 @@
-"""Debian's Chromium, started headless through Playwright, for browser bots and browser participants.
+"""Debian's Chromium, started headless through Playwright, for browser bots and participants.
 
 Playwright is only the remote control: the browser is the `chromium` package
 the setup script installs with apt, never a build Playwright downloads. It runs
@@ -32,9 +32,24 @@ PLAYWRIGHT_DISABLED_FEATURES = (
 """The features Playwright turns off itself. Chromium honours only the last
 `--disable-features`, so ours must repeat them."""
 
-DISABLED_FEATURES = (*PLAYWRIGHT_DISABLED_FEATURES, "LocalNetworkAccessChecks")
+DISABLED_FEATURES = (
+    *PLAYWRIGHT_DISABLED_FEATURES,
+    "LocalNetworkAccessChecks",
+    "SpareRendererForSitePerProcess",
+    "AudioServiceOutOfProcess",
+)
 """Local Network Access would stop a meeting site's page from reaching the bot's
-own channel on 127.0.0.1 (`ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS`)."""
+own channel on 127.0.0.1 (`ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS`). A spare
+renderer kept warm for the next tab, and an audio process of its own, cost a bot
+that never opens a second tab or plays a sound 60-90 MiB; so do the GPU process
+and the zygotes (`MEMORY_SWITCHES`)."""
+
+MEMORY_SWITCHES = ("--in-process-gpu", "--no-zygote")
+"""`--no-zygote` needs `--no-sandbox`, which Playwright passes already."""
+
+DRIVER_NODE_OPTIONS = "--max-semi-space-size=1"
+"""Playwright's driver (Node) sees a copy of every capture message; small young
+generations keep that garbage from growing its heap."""
 
 
 class ChromiumMissing(RuntimeError):
@@ -60,6 +75,7 @@ def chromium_arguments(microphone: Path, *, loopback_ice: bool) -> list[str]:
         f"--use-file-for-fake-audio-capture={microphone}",
         "--autoplay-policy=no-user-gesture-required",
         f"--disable-features={','.join(DISABLED_FEATURES)}",
+        *MEMORY_SWITCHES,
     ]
     if loopback_ice:
         arguments.append("--allow-loopback-in-peer-connection")
@@ -76,10 +92,11 @@ async def launch_chromium(
     when None). `loopback_ice` lets WebRTC use 127.0.0.1, which only a meeting on
     this machine (the testbed) needs.
     """
-    if not CHROMIUM_PATH.exists() or shutil.which(str(CHROMIUM_PATH)) is None:
+    if shutil.which(str(CHROMIUM_PATH)) is None:
         raise ChromiumMissing(f"no Chromium at {CHROMIUM_PATH}; run scripts/setup")
     with tempfile.TemporaryDirectory(prefix="unmixed-chromium-") as scratch:
         wav = microphone if microphone is not None else write_silence(Path(scratch))
+        os.environ.setdefault("NODE_OPTIONS", DRIVER_NODE_OPTIONS)
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
                 executable_path=str(CHROMIUM_PATH),

@@ -95,11 +95,13 @@ def testbed(
 ) -> None:
     """Start a local meeting and play SCENARIO_FILE in it.
 
-    Prints one JSON line, {"meeting_url": ...}, as soon as the room is live,
-    then exits 0 when the scenario is over.
+    Prints one JSON line as soon as the room is live: {"meeting_url": ..., the
+    testbed:// address (null for an AudioBridge room, which bots join only through
+    the web), "web_meeting_url": ..., its web page}; then exits 0 when the
+    scenario is over.
     """
     from unmixed.testbed.meeting import TestbedMeeting
-    from unmixed.testbed.scenario import Scenario
+    from unmixed.testbed.scenario import RoomKind, Scenario
     from unmixed.testbed.server import JanusServer
 
     configure_logging(process="testbed")
@@ -110,7 +112,9 @@ def testbed(
 
     async def play() -> None:
         async with JanusServer() as janus, TestbedMeeting(janus.url, scenario) as meeting:
-            sys.stdout.write(json.dumps({"meeting_url": meeting.meeting_url}) + "\n")
+            native = meeting.meeting_url if scenario.room is RoomKind.VIDEOROOM else None
+            urls = {"meeting_url": native, "web_meeting_url": meeting.web_meeting_url}
+            sys.stdout.write(json.dumps(urls) + "\n")
             sys.stdout.flush()
             await meeting.play()
 
@@ -145,12 +149,16 @@ def demo(
 def bench(
     participants: Annotated[int, typer.Option(min=1, max=30, help="Speaking participants.")] = 5,
     seconds: Annotated[float, typer.Option(min=5, help="How long they speak.")] = 20.0,
+    browser_speakers: Annotated[
+        int, typer.Option(min=0, max=10, help="Speakers for the browser bot's run (0: skip it).")
+    ] = 3,
 ) -> None:
-    """Measure latency, the bot's CPU and memory, and unmute-to-first-message time."""
+    """Measure latency, the bot's CPU and memory, and unmute-to-first-message time,
+    for the native testbed adapter and for the browser bot."""
     from unmixed.bench import run_bench
 
     configure_logging(process="bench")
-    asyncio.run(run_bench(participants, seconds, Console()))
+    asyncio.run(run_bench(participants, seconds, Console(), browser_speakers=browser_speakers))
 
 
 if __name__ == "__main__":

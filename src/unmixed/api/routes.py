@@ -61,7 +61,7 @@ def route(
 @route("POST", "/bot", status_code=201, response_model=Bot, errors=(400, 507))
 async def create_bot(request: BotCreate, owner: Caller, state: State) -> Bot:
     meeting = request.parsed_meeting_url()
-    if meeting.platform == Platform.TESTBED and not state.settings.testbed_enabled:
+    if meeting.platform.is_testbed and not state.settings.testbed_enabled:
         raise FieldError(
             "meeting_url", "testbed meetings are switched off here (UNMIXED_TESTBED_ENABLED)"
         )

@@ -24,9 +24,33 @@ def adapter_for(bot: BotRecord, settings: Settings) -> MeetingAdapter:
         return TestbedAdapter(bot.meeting_url, egress)
     if bot.meeting.platform == Platform.ZOOM:
         return _zoom_adapter(bot, settings)
+    if bot.meeting.platform in BROWSER_PLATFORMS:
+        return _browser_adapter(bot, settings, egress)
     raise JoinError(
         SubCode.PLATFORM_NOT_SUPPORTED,
         f"{bot.meeting.platform} meetings are recognised but this unmixed cannot join them yet",
+    )
+
+
+BROWSER_PLATFORMS = (Platform.TESTBED_WEB, Platform.MICROSOFT_TEAMS, Platform.GOOGLE_MEET)
+
+
+def _browser_adapter(bot: BotRecord, settings: Settings, egress: EgressPolicy) -> MeetingAdapter:
+    if bot.meeting.platform == Platform.TESTBED_WEB and not settings.testbed_enabled:
+        raise JoinError(
+            SubCode.PLATFORM_NOT_SUPPORTED, "testbed meetings are switched off on this server"
+        )
+    try:
+        from unmixed.platforms.browser.adapter import BrowserAdapter
+        from unmixed.platforms.browser.sites import profile_for
+    except ImportError as error:
+        raise JoinError(
+            SubCode.PLATFORM_NOT_SUPPORTED,
+            "the browser bot is not installed here: pip install 'unmixed[browser]'",
+        ) from error
+    profile, participant_platform = profile_for(bot.meeting_url, bot.meeting.platform)
+    return BrowserAdapter(
+        bot.meeting_url, profile, egress, participant_platform=participant_platform
     )
 
 

@@ -81,3 +81,10 @@ async def create_room(handle: JanusHandle, janus_url: str, pin: str | None = Non
 async def destroy_room(handle: JanusHandle, address: RoomAddress) -> None:
     """End the meeting for everyone in it, the way a host ends a call."""
     await handle.request({"request": "destroy", **address.join_fields()})
+
+
+async def moderate(handle: JanusHandle, address: RoomAddress, feed: int, *, muted: bool) -> None:
+    """Mute or unmute a publisher's audio (mid 0) for the whole room, as a host would."""
+    await handle.request(
+        {"request": "moderate", "id": feed, "mid": "0", "mute": muted, **address.join_fields()}
+    )

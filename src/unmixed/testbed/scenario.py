@@ -1,9 +1,24 @@
 """The testbed's scenario file: who joins the meeting, says what, mutes and leaves when."""
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, model_validator
+
+
+class RoomKind(StrEnum):
+    """Which Janus plugin hosts the meeting: one stream per person, or one mix for all."""
+
+    VIDEOROOM = "videoroom"
+    AUDIOBRIDGE = "audiobridge"
+
+
+class Client(StrEnum):
+    """How a participant is connected: aiortc in this process, or the web page in Chromium."""
+
+    NATIVE = "native"
+    BROWSER = "browser"
 
 
 class ScenarioParticipant(BaseModel):
@@ -11,6 +26,7 @@ class ScenarioParticipant(BaseModel):
 
     name: str = Field(min_length=1)
     is_host: bool = False
+    client: Client = Client.NATIVE
     audio: Path | None = Field(default=None, description="A WAV file played in a loop.")
     tone_hz: PositiveFloat | None = Field(default=None, description="Or a sine at this frequency.")
     join_at: NonNegativeFloat = 0
@@ -39,6 +55,7 @@ class Scenario(BaseModel):
 
     participants: list[ScenarioParticipant] = Field(min_length=1)
     duration: PositiveFloat
+    room: RoomKind = RoomKind.VIDEOROOM
 
     @classmethod
     def load(cls, path: Path) -> "Scenario":

@@ -21,9 +21,7 @@ from unmixed.net import free_port
 from unmixed.service import Service
 
 READY_TIMEOUT_SECONDS = 15.0
-_UNUSED_PLUGINS = (
-    "audiobridge duktape echotest lua nosip recordplay sip streaming textroom videocall voicemail"
-)
+_UNUSED_PLUGINS = "duktape echotest lua nosip recordplay sip streaming textroom videocall voicemail"
 _UNUSED_TRANSPORTS = "mqtt nanomsg pfunix rabbitmq websockets"
 _UNUSED_EVENT_HANDLERS = "gelfevh mqttevh nanomsgevh rabbitmqevh sampleevh wsevh"
 
@@ -81,6 +79,9 @@ admin: {{ admin_http = false admin_https = false }}
 """
     )
     (folder / "janus.plugin.videoroom.jcfg").write_text("general: { }\n")
+    (folder / "janus.plugin.audiobridge.jcfg").write_text(
+        'general: { local_ip = "127.0.0.1" events = false }\n'
+    )
 
 
 def loopback_shim() -> Path:

@@ -19,6 +19,12 @@ class Platform(StrEnum):
     GOOGLE_MEET = "google_meet"
     MICROSOFT_TEAMS = "microsoft_teams"
     TESTBED = "testbed"
+    TESTBED_WEB = "testbed_web"
+    """The testbed's web meeting page, which a bot joins through Chromium."""
+
+    @property
+    def is_testbed(self) -> bool:
+        return self in (Platform.TESTBED, Platform.TESTBED_WEB)
 
 
 class MeetingUrlError(ValueError):
@@ -34,6 +40,7 @@ class MeetingUrl(BaseModel):
 TESTBED_SCHEME = "testbed"
 TESTBED_ROOM_MAX_DIGITS = 18
 """Janus room ids are unsigned 64-bit; 18 digits always fit."""
+_TESTBED_WEB_PATH = re.compile(r"^/(videoroom|audiobridge)/([0-9]{1,18})/?$")
 _MEET_CODE = re.compile(r"^/([a-z]{3}-[a-z]{4}-[a-z]{3})/?$")
 _ZOOM_MEETING_ID = re.compile(r"[0-9]{9,11}")
 _ZOOM_JOIN_PATH = re.compile(r"^/(?:j|w|s|wc(?:/join)?|my)/([0-9]{9,11})(?:/.*)?$")
@@ -50,6 +57,8 @@ def parse_meeting_url(url: str) -> MeetingUrl:
         return _zoom_app_link(query)
     if parts.scheme not in ("http", "https") or not host:
         raise MeetingUrlError("must be an http(s) meeting link or a testbed:// URL")
+    if is_loopback_host(host):
+        return _testbed_web(parts, query)
     if host == "zoom.us" or host.endswith(".zoom.us"):
         return _zoom_web(parts.path, query)
     if host == "meet.google.com":
@@ -93,6 +102,22 @@ def _testbed(parts: SplitResult, host: str, query: dict[str, str]) -> MeetingUrl
     if not is_loopback_host(host):
         raise MeetingUrlError("a testbed meeting runs on this machine: use 127.0.0.1 or localhost")
     return MeetingUrl(meeting_id=room, meeting_password=query.get("pin"), platform=Platform.TESTBED)
+
+
+def _testbed_web(parts: SplitResult, query: dict[str, str]) -> MeetingUrl:
+    match = _TESTBED_WEB_PATH.match(parts.path)
+    if match is None or parts.port is None or int(match.group(2)) == 0:
+        raise MeetingUrlError(
+            "a testbed web meeting looks like http://127.0.0.1:8080/videoroom/1234 "
+            "(or /audiobridge/1234)"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise MeetingUrlError("a testbed URL carries no user or password; put a pin in ?pin=")
+    return MeetingUrl(
+        meeting_id=match.group(2),
+        meeting_password=query.get("pin"),
+        platform=Platform.TESTBED_WEB,
+    )
 
 
 def _zoom_web(path: str, query: dict[str, str]) -> MeetingUrl:

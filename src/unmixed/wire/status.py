@@ -52,3 +52,8 @@ class SubCode(StrEnum):
     ZOOM_HOST_CLIENT_CANNOT_GRANT = "zoom_host_client_cannot_grant"
     BOT_RECEIVED_LEAVE_CALL = "bot_received_leave_call"
     CALL_ENDED_BY_HOST = "call_ended_by_host"
+    # Recall's names for what the browser bots meet (docs.recall.ai/docs/sub-codes).
+    BOT_KICKED_FROM_WAITING_ROOM = "bot_kicked_from_waiting_room"
+    MEETING_ENDED = "meeting_ended"
+    GOOGLE_MEET_BOT_BLOCKED = "google_meet_bot_blocked"
+    MICROSOFT_TEAMS_SIGN_IN_CREDENTIALS_MISSING = "microsoft_teams_sign_in_credentials_missing"

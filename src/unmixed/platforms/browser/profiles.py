@@ -48,7 +48,13 @@ class Attribution(StrEnum):
 
 @dataclass(frozen=True)
 class JoinScreens:
-    """How to recognise each screen, and what to do on the pre-join screen."""
+    """How to recognise each screen, and what to do on the pre-join screen.
+
+    `shown_by` is plain CSS, read by a script in the page on every change; the
+    controls (`name_input`, `join_button`, `microphone_off`, `leave_button`) are
+    Playwright selectors, so they may name a button by its text
+    (`button:has-text("Join now")`).
+    """
 
     shown_by: Mapping[Screen, str]
     """For each screen the flow must recognise, a CSS selector visible only there."""
@@ -56,11 +62,16 @@ class JoinScreens:
     """Where to type the bot's name (None: the site asks for none)."""
     join_button: str
     microphone_off: str | None = None
-    """A control that turns the bot's microphone off before it joins, if the site has one."""
+    """A control that turns the bot's microphone off before it joins, if the site has
+    one; it must match only while the microphone is on."""
     leave_button: str | None = None
     """Clicked to leave politely; closing the page leaves anyway."""
     endings: Mapping[Screen, str] = field(default_factory=dict)
     """The sub_code each final screen ends the bot with, where the site has its own."""
+    shown_text: Mapping[Screen, str] = field(default_factory=dict)
+    """For screens that real sites tell apart only by their wording ("You can't join
+    this call"): a case-insensitive JavaScript regular expression that the text an
+    element matched by `shown_by` holds itself (not its children's) must match."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The browser bot: Teams, Google Meet and web meeting pages through a real Chromium."""

@@ -1,0 +1,302 @@
+"""The browser bot's rules, fast: the capture protocol, its channel, and how each kind
+of site's tracks and roster become participants and their audio."""
+
+import asyncio
+import json
+
+import numpy as np
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from unmixed.platforms.base import (
+    AudioReceived,
+    AudioStarted,
+    AudioStopped,
+    MeetingEvent,
+    ParticipantJoined,
+    ParticipantLeft,
+    ParticipantUpdated,
+)
+from unmixed.platforms.browser.capture import (
+    HEADER,
+    CaptureProtocolError,
+    PageSignal,
+    PcmBatch,
+    RosterChanged,
+    TrackChanged,
+    TrackOpened,
+    parse_binary,
+    parse_text,
+)
+from unmixed.platforms.browser.channel import TRACKS_PER_CONNECTION, CaptureChannel
+from unmixed.platforms.browser.resolvers import (
+    SPEAKING_SIGNAL_LAG,
+    ActiveSpeakerResolver,
+    ContributingSourceResolver,
+    PerTrackResolver,
+)
+from unmixed.platforms.browser.roster import RosterEntry
+
+RATE = 48_000
+BATCH = 2880
+"""60 ms at 48 kHz."""
+
+
+def wire_batch(track: int, sequence: int, *, value: int = 1000, csrc: int = 0) -> bytes:
+    media_us = (sequence - 1) * BATCH / RATE * 1e6
+    emitted_ms = 1_700_000_000_000 + sequence * BATCH / RATE * 1e3
+    header = HEADER.pack(1, 0, track, RATE, BATCH, sequence, media_us, emitted_ms, csrc, 7)
+    return header + np.full(BATCH, value, dtype="<i2").tobytes()
+
+
+def batch(track: int, sequence: int, *, value: int = 1000, csrc: int = 0) -> PcmBatch:
+    return parse_binary(wire_batch(track, sequence, value=value, csrc=csrc))
+
+
+def entry(key: str, **fields: object) -> RosterEntry:
+    values: dict[str, object] = {"name": key.title(), "muted": False, "speaking": False}
+    values.update(fields)
+    return RosterEntry.from_page({"key": key, "host": False, **values})
+
+
+def roster(at: float, *entries: RosterEntry) -> RosterChanged:
+    return RosterChanged(list(entries), at)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[MeetingEvent] = []
+
+    def __call__(self, event: MeetingEvent) -> None:
+        self.events.append(event)
+
+    def take(self) -> list[MeetingEvent]:
+        taken, self.events = self.events, []
+        return taken
+
+    def audio(self, key: str) -> list[AudioReceived]:
+        return [e for e in self.events if isinstance(e, AudioReceived) and e.key == key]
+
+
+def test_a_pcm_batch_is_parsed_with_its_clock_and_sources() -> None:
+    parsed = batch(3, 2, value=-5, csrc=42)
+    assert parsed.track == 3
+    assert parsed.sample_rate == RATE
+    assert parsed.samples.dtype == np.int16
+    assert list(parsed.samples[:2]) == [-5, -5]
+    assert parsed.media_time == pytest.approx(0.06)
+    assert parsed.contributing_source == 42
+    assert parsed.ssrc == 7
+
+
+@pytest.mark.parametrize(
+    ("message", "problem"),
+    [
+        (b"\x01\x00", "no header"),
+        (wire_batch(1, 1)[:-2], "do not hold"),
+        (b"\x02" + wire_batch(1, 1)[1:], "version 2"),
+    ],
+)
+def test_a_malformed_batch_is_refused_with_the_reason(message: bytes, problem: str) -> None:
+    with pytest.raises(CaptureProtocolError, match=problem):
+        parse_binary(message)
+
+
+def test_signals_are_parsed_and_unknown_kinds_ignored() -> None:
+    opened = parse_text(
+        json.dumps(
+            {
+                "type": "track",
+                "track": 1,
+                "track_id": "a",
+                "mid": "0",
+                "streams": [],
+                "muted": True,
+                "t": 1,
+            }
+        )
+    )
+    assert opened == TrackOpened(1, "a", "0", muted=True)
+    snapshot = parse_text(
+        json.dumps(
+            {
+                "type": "roster",
+                "t": 2500,
+                "entries": [
+                    {
+                        "key": "9",
+                        "name": "Ann",
+                        "muted": True,
+                        "speaking": False,
+                        "host": True,
+                        "track": "1",
+                        "source": None,
+                    },
+                    {"name": "no key"},
+                ],
+            }
+        )
+    )
+    assert snapshot == RosterChanged([RosterEntry("9", "Ann", True, False, True, "1")], 2.5)
+    assert parse_text(json.dumps({"type": "news", "t": 1})) is None
+    with pytest.raises(CaptureProtocolError):
+        parse_text("{not json")
+
+
+async def test_the_channel_admits_only_its_token_and_names_tracks_per_connection() -> None:
+    batches: list[PcmBatch] = []
+    signals: list[PageSignal] = []
+    three = asyncio.Event()
+
+    def on_batch(parsed: PcmBatch) -> None:
+        batches.append(parsed)
+        if len(batches) == 3:
+            three.set()
+
+    async with CaptureChannel(on_batch, signals.append) as channel:
+        with pytest.raises(InvalidStatus):
+            async with connect(channel.url.rsplit("/", 1)[0] + "/guess"):
+                pass
+        for _ in range(2):
+            async with connect(channel.url) as page:
+                await page.send(
+                    json.dumps(
+                        {
+                            "type": "track",
+                            "track": 1,
+                            "track_id": "t",
+                            "mid": "0",
+                            "muted": False,
+                            "t": 0,
+                        }
+                    )
+                )
+                await page.send(b"junk")
+                await page.send(wire_batch(1, 1))
+                await page.close()
+        async with connect(channel.url) as page:
+            await page.send(wire_batch(1, 2))
+            await page.close()
+        async with asyncio.timeout(5):
+            await three.wait()
+    tracks = {b.track for b in batches}
+    assert len(tracks) == 3, "the same number on two connections is two tracks"
+    assert {t // TRACKS_PER_CONNECTION for t in tracks} == {0, 1, 2}
+    assert [type(s) for s in signals] == [TrackOpened, TrackOpened]
+
+
+def test_per_track_each_track_is_its_rosters_person() -> None:
+    events = Recorder()
+    resolver = PerTrackResolver(events, "desktop")
+    resolver.on_track(TrackOpened(1, "a", "0", muted=False))
+    resolver.on_track(TrackOpened(2, "b", "1", muted=False))
+    resolver.on_roster(roster(1.0, entry("ann", track="0"), entry("bob", track="1")))
+    joined = [e for e in events.take() if isinstance(e, ParticipantJoined)]
+    assert [(j.participant.name, j.participant.separation) for j in joined] == [
+        ("Ann", "per_participant"),
+        ("Bob", "per_participant"),
+    ]
+
+    resolver.on_batch(batch(1, 1, value=100))
+    resolver.on_batch(batch(2, 1, value=200))
+    resolver.on_batch(batch(1, 2, value=100))
+    assert [type(e) for e in events.events] == [
+        AudioStarted,
+        AudioReceived,
+        AudioStarted,
+        AudioReceived,
+        AudioReceived,
+    ]
+    assert {int(a.frame.samples[0, 0]) for a in events.audio("ann")} == {100}
+    assert {int(a.frame.samples[0, 0]) for a in events.audio("bob")} == {200}
+    first, second = events.audio("ann")
+    assert second.frame.captured_at - first.frame.captured_at == pytest.approx(BATCH / RATE)
+    events.take()
+
+    resolver.on_roster(roster(2.0, entry("ann", track="0", muted=True), entry("bob", track="1")))
+    resolver.on_batch(batch(1, 3))
+    assert events.take() == [AudioStopped("ann")], "a muted person's frames are not theirs"
+    resolver.on_roster(roster(3.0, entry("ann", track="0"), entry("bob", track="1")))
+    resolver.on_batch(batch(1, 4))
+    assert [type(e) for e in events.take()] == [AudioStarted, AudioReceived]
+
+    resolver.on_track(TrackChanged(2, "1", muted=True, ended=False))
+    assert events.take() == [AudioStopped("bob")], "a track that stops stops its stream"
+    resolver.on_roster(roster(4.0, entry("ann", track="0"), entry("cat", track="1")))
+    assert [type(e) for e in events.take()] == [ParticipantLeft, ParticipantJoined]
+    resolver.on_batch(batch(2, 5, value=300))
+    assert [int(a.frame.samples[0, 0]) for a in events.audio("cat")] == [300], (
+        "a reused mid belongs to whoever the roster now gives it to"
+    )
+
+
+def test_active_speaker_splits_the_mix_by_who_is_marked_speaking() -> None:
+    events = Recorder()
+    resolver = ActiveSpeakerResolver(events, "desktop")
+    start = batch(1, 1).emitted_at - BATCH / RATE
+    resolver.on_roster(roster(start, entry("ann"), entry("bob")))
+    assert {
+        e.participant.separation for e in events.take() if isinstance(e, ParticipantJoined)
+    } == {"attributed"}
+    resolver.on_roster(roster(start + 0.3, entry("ann", speaking=True), entry("bob")))
+    resolver.on_roster(
+        roster(start + 0.6, entry("ann", speaking=True), entry("bob", speaking=True))
+    )
+    for sequence in range(1, 20):
+        resolver.on_batch(batch(1, sequence, value=sequence))
+    held = 2  # a batch is judged 30 ms + the lag after its start: two batches later
+    assert round((BATCH / RATE / 2 + SPEAKING_SIGNAL_LAG) / (BATCH / RATE)) - 1 == held
+    ann = [int(a.frame.samples[0, 0]) for a in events.audio("ann")]
+    bob = [int(a.frame.samples[0, 0]) for a in events.audio("bob")]
+    assert len(ann) == len(bob) == 19 - held, "a batch waits for the indicators that judge it"
+    # Batch n covers [(n-1)*60, n*60) ms; it is judged by the indicators 150 ms after its middle.
+    assert ann[:2] == [0, 0], "nobody was speaking yet"
+    assert ann[2:6] == [3, 4, 5, 6]
+    assert bob[:7] == [0] * 7
+    assert bob[7:] == ann[7:] == list(range(8, 20 - held)), "overlapping speech goes to both"
+    captured = [a.frame.captured_at for a in events.audio("ann")]
+    assert np.allclose(np.diff(captured), BATCH / RATE), "each stream's timeline is continuous"
+
+
+def test_active_speaker_gives_a_muted_person_nothing() -> None:
+    events = Recorder()
+    resolver = ActiveSpeakerResolver(events, None)
+    start = batch(1, 1).emitted_at - BATCH / RATE
+    resolver.on_roster(roster(start, entry("ann", speaking=True), entry("bob", muted=True)))
+    for sequence in range(1, 10):
+        resolver.on_batch(batch(1, sequence))
+    assert events.audio("bob") == []
+    assert AudioStarted("bob") not in events.events
+    resolver.on_roster(roster(start + 1, entry("ann", muted=True, speaking=True), entry("bob")))
+    assert AudioStopped("ann") in events.events
+
+
+def test_contributing_source_names_the_speaker_wherever_their_voice_travels() -> None:
+    events = Recorder()
+    resolver = ContributingSourceResolver(events, "unknown")
+    resolver.on_roster(
+        roster(
+            0, entry("ann", source="11"), entry("bob", source="22"), entry("dial", speaking=True)
+        )
+    )
+    separations = {
+        e.participant.key: e.participant.separation
+        for e in events.take()
+        if isinstance(e, ParticipantJoined)
+    }
+    assert separations == {"ann": "per_participant", "bob": "per_participant", "dial": "attributed"}
+    resolver.on_batch(batch(1, 1, value=1, csrc=11))
+    resolver.on_batch(batch(2, 1, value=2, csrc=22))
+    resolver.on_batch(batch(1, 2, value=3, csrc=22))
+    resolver.on_batch(batch(2, 2, value=4, csrc=0))
+    assert [int(a.frame.samples[0, 0]) for a in events.audio("ann")] == [1]
+    assert [int(a.frame.samples[0, 0]) for a in events.audio("bob")] == [2, 3]
+    assert [int(a.frame.samples[0, 0]) for a in events.audio("dial")] == [4], (
+        "audio with no known source goes to whoever speaks without one"
+    )
+    resolver.on_roster(
+        roster(1, entry("ann", source="11", name="Ann B"), entry("bob", source="22"))
+    )
+    assert ParticipantUpdated in {type(e) for e in events.events}
+    assert ParticipantLeft("dial") in events.events
