@@ -2,7 +2,6 @@
 each participant, with the same checks as the native path; and in the AudioBridge room
 (one mix, like Teams) it splits the mix by who is talking, labelled `attributed`."""
 
-import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from tests.audio import assert_continuous, dominant_frequency, tone_level_db
 from tests.meeting import Attended, attend
 from unmixed.api.server import ApiServer
+from unmixed.chromium import FAKE_MICROPHONE_RATE, write_microphone
 from unmixed.client import UnmixedClient
 from unmixed.receiver import AudioReceiver, ParticipantAudio
 from unmixed.receiver.tracks import ConnectionRecord
@@ -118,19 +118,12 @@ TALKS = {"Erin": (440.0, [(0.5, 2.5), (5.5, 7.5)]), "Finn": (660.0, [(3.0, 5.0)]
 
 def gated_tone(folder: Path, name: str, hz: float, talks: list[tuple[float, float]]) -> Path:
     """A WAV of `hz` during `talks` and silence otherwise, 9 s, played from the start."""
-    rate = 48_000
-    moments = np.arange(9 * rate) / rate
+    moments = np.arange(9 * FAKE_MICROPHONE_RATE) / FAKE_MICROPHONE_RATE
     on = np.zeros_like(moments, dtype=bool)
     for start, end in talks:
         on |= (moments >= start) & (moments < end)
-    samples = (0.3 * 32767 * np.sin(2 * np.pi * hz * moments) * on).astype("<i2")
-    path = folder / f"{name}.wav"
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(samples.tobytes())
-    return path
+    samples = (0.3 * 32767 * np.sin(2 * np.pi * hz * moments) * on).astype(np.int16)
+    return write_microphone(folder / f"{name}.wav", samples)
 
 
 def purity(audio: np.ndarray, hz: float) -> float:

@@ -268,6 +268,20 @@ async def test_a_join_that_fails_is_fatal_in_its_own_words(
     assert adapter.left
 
 
+async def test_a_refusal_from_the_waiting_room_ends_the_call_rather_than_failing(
+    receiver: AudioReceiver, tmp_path: Path
+) -> None:
+    error = JoinError(SubCode.BOT_KICKED_FROM_WAITING_ROOM, "someone refused to let the bot in")
+    bot, _ = await run(receiver, tmp_path, [], lobby=[Lobby()], join_error=error)
+    assert codes(bot) == [
+        ("ready", None),
+        ("joining_call", None),
+        ("in_waiting_room", None),
+        ("call_ended", SubCode.BOT_KICKED_FROM_WAITING_ROOM),
+        ("done", None),
+    ]
+
+
 async def test_leave_call_while_in_the_waiting_room(
     receiver: AudioReceiver, tmp_path: Path
 ) -> None:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import numpy as np
 from playwright.async_api import Browser, async_playwright
 
 CHROMIUM_PATH = Path(os.environ.get("UNMIXED_CHROMIUM", "/usr/bin/chromium"))
@@ -37,12 +38,15 @@ DISABLED_FEATURES = (
     "LocalNetworkAccessChecks",
     "SpareRendererForSitePerProcess",
     "AudioServiceOutOfProcess",
+    "WebUIOmniboxPopup",
+    "WebUIOmniboxAimPopup",
 )
 """Local Network Access would stop a meeting site's page from reaching the bot's
 own channel on 127.0.0.1 (`ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS`). A spare
-renderer kept warm for the next tab, and an audio process of its own, cost a bot
-that never opens a second tab or plays a sound 60-90 MiB; so do the GPU process
-and the zygotes (`MEMORY_SWITCHES`)."""
+renderer kept warm for the next tab, an audio process of its own and a renderer
+for the address bar's popups (two WebUI pages, even headless) cost a bot that
+never opens a second tab, plays a sound or types an address 120-160 MiB; so do
+the GPU process and the zygotes (`MEMORY_SWITCHES`)."""
 
 MEMORY_SWITCHES = ("--in-process-gpu", "--no-zygote")
 """`--no-zygote` needs `--no-sandbox`, which Playwright passes already."""
@@ -56,15 +60,20 @@ class ChromiumMissing(RuntimeError):
     """Chromium is installed by the setup script (`apt-get install chromium`)."""
 
 
-def write_silence(folder: Path, seconds: float = 1.0) -> Path:
-    """A silent WAV for the fake microphone: Chromium's own fake device beeps."""
-    path = folder / "silence.wav"
+def write_microphone(path: Path, samples: np.ndarray) -> Path:
+    """A WAV that Chromium's fake microphone loops: mono 16-bit PCM at 48 kHz."""
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(FAKE_MICROPHONE_RATE)
-        out.writeframes(b"\0\0" * int(seconds * FAKE_MICROPHONE_RATE))
+        out.writeframes(samples.astype("<i2").tobytes())
     return path
+
+
+def write_silence(folder: Path, seconds: float = 1.0) -> Path:
+    """Silence for the bot's fake microphone: Chromium's own fake device beeps."""
+    samples = np.zeros(int(seconds * FAKE_MICROPHONE_RATE), dtype=np.int16)
+    return write_microphone(folder / "silence.wav", samples)
 
 
 def chromium_arguments(microphone: Path, *, loopback_ice: bool) -> list[str]:

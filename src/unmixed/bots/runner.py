@@ -50,6 +50,10 @@ from unmixed.wire.status import StatusCode, SubCode
 DRAIN_SECONDS = 10.0
 """How long receivers get, after the bot left, to take the audio still buffered."""
 
+NOT_LET_IN = frozenset({SubCode.BOT_KICKED_FROM_WAITING_ROOM})
+"""Join failures that Recall reports as the end of the call, not as a fault: the
+bot did its job, and someone in the meeting said no."""
+
 log = structlog.get_logger(__name__)
 
 
@@ -118,7 +122,11 @@ class BotRun:
         try:
             gave_up = await self._join()
         except JoinError as error:
-            self._post(StatusCode.FATAL, error.sub_code, str(error))
+            if error.sub_code in NOT_LET_IN:
+                self._post(StatusCode.CALL_ENDED, error.sub_code, str(error))
+                self._post(StatusCode.DONE)
+            else:
+                self._post(StatusCode.FATAL, error.sub_code, str(error))
             return
         if gave_up is not None:
             self._post(StatusCode.CALL_ENDED, gave_up)

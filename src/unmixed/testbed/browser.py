@@ -8,7 +8,6 @@ the room, as for a native participant, with the id the page exposes.
 import contextlib
 import tempfile
 import time
-import wave
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Protocol
@@ -17,8 +16,7 @@ import numpy as np
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
-from unmixed.chromium import launch_chromium
-from unmixed.testbed.audio import SEND_RATE
+from unmixed.chromium import launch_chromium, write_microphone
 from unmixed.testbed.participant import Participant
 from unmixed.testbed.room import Display
 
@@ -31,16 +29,6 @@ class Moderator(Protocol):
     """Mutes someone for the whole room, as its host (VideoRoom `moderate`, AudioBridge `mute`)."""
 
     async def __call__(self, feed: int, *, muted: bool) -> None: ...
-
-
-def write_microphone(path: Path, samples: np.ndarray) -> Path:
-    """What Chromium's fake microphone loops: mono 16-bit PCM at 48 kHz (SEND_RATE)."""
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(SEND_RATE)
-        out.writeframes(samples.astype("<i2").tobytes())
-    return path
 
 
 class BrowserParticipant(Participant):

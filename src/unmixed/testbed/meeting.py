@@ -19,7 +19,7 @@ from unmixed.testbed.loopback import use_loopback_ice
 from unmixed.testbed.participant import Participant, SyntheticParticipant
 from unmixed.testbed.room import Display, RoomAddress, create_room, destroy_room, moderate
 from unmixed.testbed.scenario import Client, RoomKind, Scenario, ScenarioParticipant
-from unmixed.testbed.web import WebMeetingServer, web_meeting_url
+from unmixed.testbed.web_server import WebMeetingServer, web_meeting_url
 
 TrackFactory = Callable[[ScenarioParticipant], MediaStreamTrack]
 
