@@ -143,11 +143,15 @@ async def test_bot_for_a_room_that_does_not_exist_ends_fatal(
     assert sub_code == SubCode.MEETING_NOT_FOUND
 
 
-async def test_platform_without_an_adapter_ends_fatal_not_silently(client: UnmixedClient) -> None:
-    bot = await client.create_bot(**bot_request(meeting_url="https://meet.google.com/abc-defg-hij"))
-    assert bot.meeting_url.platform == "google_meet"
+async def test_a_browser_bot_whose_page_does_not_load_ends_fatal_unreachable(
+    client: UnmixedClient,
+) -> None:
+    nobody_listens = f"http://127.0.0.1:{free_port()}/videoroom/1234"
+    bot = await client.create_bot(**bot_request(meeting_url=nobody_listens))
+    assert bot.meeting_url.platform == "testbed_web"
     bot = await client.wait_for_status(bot.id, set(FINAL_CODES), timeout=30)
-    assert bot.status_changes[-1].sub_code == SubCode.PLATFORM_NOT_SUPPORTED
+    last = bot.status_changes[-1]
+    assert (last.code, last.sub_code) == (StatusCode.FATAL, SubCode.MEETING_UNREACHABLE)
 
 
 async def test_a_zoom_bot_without_sdk_credentials_ends_fatal_at_once(

@@ -1,5 +1,6 @@
 """A bot's life as the API reports it: asked to leave, killed, scheduled and called off."""
 
+import asyncio
 import os
 import signal
 import time
@@ -73,6 +74,21 @@ async def test_a_killed_bot_process_ends_fatal_and_the_api_lives_on(
         meeting_url="testbed://127.0.0.1:9/1", join_at=later.isoformat(), recording_config={}
     )
     assert another.status_changes[-1].code == StatusCode.READY, "the API lives on"
+
+
+async def test_a_killed_browser_bot_leaves_no_chromium_behind(
+    client: UnmixedClient, janus: JanusServer
+) -> None:
+    async with TestbedMeeting(janus.url, ONE_SPEAKER) as meeting:
+        bot_id = await recording_bot(client, meeting.web_meeting_url)
+        bot = bot_process(bot_id)
+        tree = bot.children(recursive=True)
+        assert any("chromium" in process.name() for process in tree)
+        bot.kill()
+        _, alive = await asyncio.to_thread(psutil.wait_procs, tree, timeout=10)
+        assert alive == [], "Playwright's driver and Chromium go with the bot"
+        ended = await client.wait_for_status(bot_id, set(FINAL_CODES), timeout=15)
+    assert ended.status_changes[-1].sub_code == SubCode.BOT_PROCESS_LOST
 
 
 async def test_a_scheduled_bot_can_be_called_off_before_it_joins(

@@ -1,12 +1,28 @@
 """Serve an ASGI app with uvicorn inside an existing event loop, on 127.0.0.1."""
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from unmixed.net import free_port
 from unmixed.service import Service
+
+
+class EmbeddedUvicorn(uvicorn.Server):
+    """A uvicorn that leaves signals to the program it runs in.
+
+    A standalone uvicorn catches SIGTERM and SIGINT and raises them again once it
+    has stopped. Inside `unmixed testbed` or the demo that second signal would
+    cancel the program's cleanup halfway (Janus left running); the program stops
+    this server itself.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class AsgiServer(Service):
@@ -23,7 +39,7 @@ class AsgiServer(Service):
             log_config=None,
             proxy_headers=False,
         )
-        self._server = uvicorn.Server(config)
+        self._server = EmbeddedUvicorn(config)
         self._task: asyncio.Task[None] | None = None
 
     @property

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Collection, Mapping
 
+import structlog
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
@@ -23,6 +24,8 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from unmixed.platforms.base import JoinError
 from unmixed.platforms.browser.profiles import JoinScreens, Screen
 from unmixed.wire.status import SubCode
+
+log = structlog.get_logger(__name__)
 
 UNKNOWN_SCREEN_TIMEOUT = 60.0
 """Seconds a page may show nothing the bot knows before the join is given up."""
@@ -119,6 +122,7 @@ async def join_meeting(
     while True:
         timeout = 0.0 if current is Screen.LOBBY else unknown_screen_timeout
         current = await _next_screen(page, screens, JOIN_SCREENS, current, timeout)
+        log.info("the meeting page shows a screen", screen=current.value)
         if current is Screen.PRE_JOIN:
             await _ask_to_join(page, screens, bot_name)
         elif current is Screen.LOBBY:
