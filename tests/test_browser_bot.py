@@ -2,8 +2,8 @@
 each participant, with the same checks as the native path; and in the AudioBridge room
 (one mix, like Teams) it splits the mix by who is talking, labelled `attributed`."""
 
-from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -26,10 +26,24 @@ DAVE_JOINS = 3.0
 WebMeeting = tuple[Attended, AudioReceiver]
 
 
+async def attend_through_browser(
+    janus: JanusServer, api: ApiServer, api_key: str, scenario: dict[str, Any]
+) -> WebMeeting:
+    """The bot joins the scenario's web meeting page and leaves a second after everyone."""
+    async with AudioReceiver() as receiver, UnmixedClient(api.url, api_key) as client:
+        attended = await attend(
+            client,
+            janus.url,
+            [receiver],
+            scenario,
+            through_browser=True,
+            automatic_leave={"everyone_left_timeout": 1},
+        )
+    return attended, receiver
+
+
 @pytest.fixture(scope="module")
-async def web_meeting(
-    janus: JanusServer, api: ApiServer, api_key: str
-) -> AsyncIterator[WebMeeting]:
+async def web_meeting(janus: JanusServer, api: ApiServer, api_key: str) -> WebMeeting:
     """Alice and Bob (native), Carol (a browser client), Dave joining late; Alice mutes."""
     scenario = {
         "participants": [
@@ -46,16 +60,7 @@ async def web_meeting(
         ],
         "duration": 10,
     }
-    async with AudioReceiver() as receiver, UnmixedClient(api.url, api_key) as client:
-        attended = await attend(
-            client,
-            janus.url,
-            [receiver],
-            scenario,
-            through_browser=True,
-            automatic_leave={"everyone_left_timeout": 1},
-        )
-        yield attended, receiver
+    return await attend_through_browser(janus, api, api_key, scenario)
 
 
 def connection_audio(participant: ParticipantAudio, connection: ConnectionRecord) -> np.ndarray:
@@ -145,15 +150,7 @@ async def test_the_mixed_room_is_split_by_who_is_talking(
         ],
         "duration": 10,
     }
-    async with AudioReceiver() as receiver, UnmixedClient(api.url, api_key) as client:
-        attended = await attend(
-            client,
-            janus.url,
-            [receiver],
-            scenario,
-            through_browser=True,
-            automatic_leave={"everyone_left_timeout": 1},
-        )
+    attended, receiver = await attend_through_browser(janus, api, api_key, scenario)
     assert attended.bot.status_changes[-1].code == StatusCode.DONE
     for name, (hz, _) in TALKS.items():
         participant = receiver.participant(name)

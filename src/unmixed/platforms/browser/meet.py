@@ -35,31 +35,25 @@ come from somewhere else.
 """
 
 from unmixed.platforms.browser.profiles import (
+    APOSTROPHE,
     Attribution,
     JoinScreens,
     PageProfile,
     RosterSpec,
     Screen,
+    shown_by_wording,
 )
 from unmixed.wire.meeting_url import Platform
 from unmixed.wire.status import SubCode
 
-APOSTROPHE = "['\u2019]"
-"""Meet writes "can't" with the typographic apostrophe in some builds."""
-
 TEXT = "h1, h2, div, span"
-"""Where Meet's status wording sits; each screen's `shown_text` picks the sentence."""
+"""Where Meet's status wording sits."""
 
 SCREENS = JoinScreens(
     shown_by={
+        **shown_by_wording(TEXT),
         Screen.PRE_JOIN: "button span",
-        Screen.LOBBY: TEXT,
         Screen.IN_CALL: "[data-participant-id]",
-        Screen.DENIED: TEXT,
-        Screen.REMOVED: TEXT,
-        Screen.ENDED: TEXT,
-        Screen.CANNOT_JOIN: TEXT,
-        Screen.NOT_FOUND: TEXT,
     },
     shown_text={
         Screen.PRE_JOIN: r"^\s*(Ask to join|Join now)\s*$",

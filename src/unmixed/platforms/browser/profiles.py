@@ -34,6 +34,27 @@ class Screen(StrEnum):
     """The link names no meeting."""
 
 
+APOSTROPHE = "['\u2019]"
+"""Sites write "can't" with a typographic apostrophe in some builds and a plain one
+in others; wording patterns accept both."""
+
+WORDED_SCREENS = (
+    Screen.LOBBY,
+    Screen.DENIED,
+    Screen.REMOVED,
+    Screen.ENDED,
+    Screen.CANNOT_JOIN,
+    Screen.NOT_FOUND,
+)
+"""The screens real sites tell apart only by what they say."""
+
+
+def shown_by_wording(text_elements: str) -> dict[Screen, str]:
+    """`shown_by` for `WORDED_SCREENS`: the elements a site's wording sits in; each
+    screen's `shown_text` then picks its sentence."""
+    return dict.fromkeys(WORDED_SCREENS, text_elements)
+
+
 class Attribution(StrEnum):
     """How the site's remote audio tracks relate to the people in the meeting."""
 

@@ -30,31 +30,25 @@ Teams sends one mixed audio track; who speaks comes from the speaking ring
 """
 
 from unmixed.platforms.browser.profiles import (
+    APOSTROPHE,
     Attribution,
     JoinScreens,
     PageProfile,
     RosterSpec,
     Screen,
+    shown_by_wording,
 )
 from unmixed.wire.meeting_url import Platform
 from unmixed.wire.status import SubCode
 
-APOSTROPHE = "['\u2019]"
-"""Sites use the typographic apostrophe in some builds and the plain one in others."""
-
 TEXT = "h1, h2, p, span, div"
-"""Where Teams' status wording sits; each screen's `shown_text` picks the sentence."""
+"""Where Teams' status wording sits."""
 
 SCREENS = JoinScreens(
     shown_by={
+        **shown_by_wording(TEXT),
         Screen.PRE_JOIN: '#prejoin-join-button, [data-tid="prejoin-join-button"]',
-        Screen.LOBBY: TEXT,
         Screen.IN_CALL: '#hangup-button, [data-tid="hangup-main-btn"]',
-        Screen.DENIED: TEXT,
-        Screen.REMOVED: TEXT,
-        Screen.ENDED: TEXT,
-        Screen.CANNOT_JOIN: TEXT,
-        Screen.NOT_FOUND: TEXT,
     },
     shown_text={
         Screen.LOBBY: r"Someone will let you in (shortly|soon)",
