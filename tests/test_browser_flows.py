@@ -7,7 +7,9 @@ what the bot did. Nothing here reaches the real sites.
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
+import json
 import threading
 from collections.abc import AsyncIterator, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -22,8 +24,8 @@ from unmixed.chromium import launch_chromium
 from unmixed.platforms.base import JoinError
 from unmixed.platforms.browser import meet, teams
 from unmixed.platforms.browser.flow import join_meeting, leave_meeting, wait_until_out
-from unmixed.platforms.browser.profiles import PageProfile
-from unmixed.platforms.browser.roster import RosterEntry, read_roster, roster_script
+from unmixed.platforms.browser.profiles import PageProfile, RosterSpec
+from unmixed.platforms.browser.roster import RosterEntry, parse_snapshot, roster_source
 from unmixed.wire.status import SubCode
 
 FIXTURES = Path(__file__).parent / "fixtures" / "browser"
@@ -35,6 +37,16 @@ CANNOT_JOIN = {
 }
 
 pytestmark = pytest.mark.timeout(60)
+
+
+def roster_watcher(spec: RosterSpec) -> str:
+    """The bot's roster observer alone, its snapshot function left on `window` to read."""
+    config = json.dumps(dataclasses.asdict(spec))
+    return f"{roster_source()}\nwindow.__roster = watchRoster({config}, () => {{}});"
+
+
+async def read_roster(page: Page) -> list[RosterEntry]:
+    return parse_snapshot(await page.evaluate("() => window.__roster()"))
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -83,7 +95,7 @@ class Opener:
 
     async def __call__(self, query: str = "") -> Page:
         context = await self._browser.new_context()
-        await context.add_init_script(roster_script(self._profile.roster))
+        await context.add_init_script(roster_watcher(self._profile.roster))
         page = await context.new_page()
         await page.goto(f"{self._base}/{self._site}.html?{query}")
         return page

@@ -43,15 +43,24 @@ BATCH = 2880
 """60 ms at 48 kHz."""
 
 
+START = 1_700_000_000.0
+"""When the first batch's first sample was captured, in these tests."""
+
+
 def wire_batch(track: int, sequence: int, *, value: int = 1000, csrc: int = 0) -> bytes:
     media_us = (sequence - 1) * BATCH / RATE * 1e6
-    emitted_ms = 1_700_000_000_000 + sequence * BATCH / RATE * 1e3
-    header = HEADER.pack(1, 0, track, RATE, BATCH, sequence, media_us, emitted_ms, csrc, 7)
+    header = HEADER.pack(1, 0, track, RATE, BATCH, media_us, csrc, 7)
     return header + np.full(BATCH, value, dtype="<i2").tobytes()
 
 
 def batch(track: int, sequence: int, *, value: int = 1000, csrc: int = 0) -> PcmBatch:
-    return parse_binary(wire_batch(track, sequence, value=value, csrc=csrc))
+    """The `sequence`th 60 ms batch of a track, arriving just as its last sample ends."""
+    arrived_at = START + sequence * BATCH / RATE
+    return parse_binary(wire_batch(track, sequence, value=value, csrc=csrc), arrived_at)
+
+
+def opened(*tracks: int) -> list[TrackOpened]:
+    return [TrackOpened(track, f"t{track}", str(track - 1), muted=False) for track in tracks]
 
 
 def entry(key: str, **fields: object) -> RosterEntry:
@@ -100,7 +109,7 @@ def test_a_pcm_batch_is_parsed_with_its_clock_and_sources() -> None:
 )
 def test_a_malformed_batch_is_refused_with_the_reason(message: bytes, problem: str) -> None:
     with pytest.raises(CaptureProtocolError, match=problem):
-        parse_binary(message)
+        parse_binary(message, START)
 
 
 def test_signals_are_parsed_and_unknown_kinds_ignored() -> None:
@@ -111,11 +120,10 @@ def test_signals_are_parsed_and_unknown_kinds_ignored() -> None:
                 "track": 1,
                 "track_id": "a",
                 "mid": "0",
-                "streams": [],
                 "muted": True,
-                "t": 1,
             }
-        )
+        ),
+        START,
     )
     assert opened == TrackOpened(1, "a", "0", muted=True)
     snapshot = parse_text(
@@ -136,12 +144,34 @@ def test_signals_are_parsed_and_unknown_kinds_ignored() -> None:
                     {"name": "no key"},
                 ],
             }
-        )
+        ),
+        START,
     )
-    assert snapshot == RosterChanged([RosterEntry("9", "Ann", True, False, True, "1")], 2.5)
-    assert parse_text(json.dumps({"type": "news", "t": 1})) is None
+    assert snapshot == RosterChanged([RosterEntry("9", "Ann", True, False, True, "1")], START)
+    assert parse_text(json.dumps({"type": "news"}), START) is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "{not json",
+        '{"type": "track", "track": 1e400, "track_id": "a"}',
+        '{"type": "track", "track": 70000, "track_id": "a"}',
+        '{"type": "track_state", "track": true}',
+        '{"type": "error", "message": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    ],
+)
+def test_a_hostile_signal_is_refused_not_raised(message: str) -> None:
     with pytest.raises(CaptureProtocolError):
-        parse_text("{not json")
+        parse_text(message, START)
+
+
+def test_a_roster_is_cut_to_what_a_meeting_can_hold() -> None:
+    entries = [{"key": str(n), "name": "x" * 10_000} for n in range(5000)]
+    change = parse_text(json.dumps({"type": "roster", "entries": entries}), START)
+    assert isinstance(change, RosterChanged)
+    assert len(change.entries) == 500
+    assert {len(entry.name) for entry in change.entries} == {256}
 
 
 async def test_the_channel_admits_only_its_token_and_names_tracks_per_connection() -> None:
@@ -189,8 +219,8 @@ async def test_the_channel_admits_only_its_token_and_names_tracks_per_connection
 def test_per_track_each_track_is_its_rosters_person() -> None:
     events = Recorder()
     resolver = PerTrackResolver(events, "desktop")
-    resolver.on_track(TrackOpened(1, "a", "0", muted=False))
-    resolver.on_track(TrackOpened(2, "b", "1", muted=False))
+    for track in opened(1, 2):
+        resolver.on_track(track)
     resolver.on_roster(roster(1.0, entry("ann", track="0"), entry("bob", track="1")))
     joined = [e for e in events.take() if isinstance(e, ParticipantJoined)]
     assert [(j.participant.name, j.participant.separation) for j in joined] == [
@@ -234,7 +264,8 @@ def test_per_track_each_track_is_its_rosters_person() -> None:
 def test_active_speaker_splits_the_mix_by_who_is_marked_speaking() -> None:
     events = Recorder()
     resolver = ActiveSpeakerResolver(events, "desktop")
-    start = batch(1, 1).emitted_at - BATCH / RATE
+    resolver.on_track(*opened(1))
+    start = START
     resolver.on_roster(roster(start, entry("ann"), entry("bob")))
     assert {
         e.participant.separation for e in events.take() if isinstance(e, ParticipantJoined)
@@ -262,7 +293,8 @@ def test_active_speaker_splits_the_mix_by_who_is_marked_speaking() -> None:
 def test_active_speaker_gives_a_muted_person_nothing() -> None:
     events = Recorder()
     resolver = ActiveSpeakerResolver(events, None)
-    start = batch(1, 1).emitted_at - BATCH / RATE
+    resolver.on_track(*opened(1))
+    start = START
     resolver.on_roster(roster(start, entry("ann", speaking=True), entry("bob", muted=True)))
     for sequence in range(1, 10):
         resolver.on_batch(batch(1, sequence))
@@ -275,6 +307,8 @@ def test_active_speaker_gives_a_muted_person_nothing() -> None:
 def test_contributing_source_names_the_speaker_wherever_their_voice_travels() -> None:
     events = Recorder()
     resolver = ContributingSourceResolver(events, "unknown")
+    for track in opened(1, 2):
+        resolver.on_track(track)
     resolver.on_roster(
         roster(
             0, entry("ann", source="11"), entry("bob", source="22"), entry("dial", speaking=True)
@@ -300,3 +334,23 @@ def test_contributing_source_names_the_speaker_wherever_their_voice_travels() ->
     )
     assert ParticipantUpdated in {type(e) for e in events.events}
     assert ParticipantLeft("dial") in events.events
+    events.take()
+    resolver.on_batch(batch(9, 3, csrc=11))
+    assert events.take() == [], "audio of a track the page never announced is nobody's"
+
+
+def test_one_mixed_track_never_holds_up_another_and_nothing_is_held_for_long() -> None:
+    events = Recorder()
+    resolver = ActiveSpeakerResolver(events, None)
+    for track in opened(1, 2):
+        resolver.on_track(track)
+    resolver.on_roster(roster(START, entry("ann", speaking=True)))
+    resolver.on_batch(parse_binary(wire_batch(2, 1, value=-1), START + BATCH / RATE))
+    for sequence in range(1, 10):
+        resolver.on_batch(batch(1, sequence, value=sequence))
+    heard = [int(a.frame.samples[0, 0]) for a in events.audio("ann")]
+    assert heard == list(range(1, 8)), "track 2, silent since, holds nothing of track 1 up"
+    resolver.on_batch(parse_binary(wire_batch(2, 1_000_000, value=-2), START + 5))
+    assert int(events.audio("ann")[-1].frame.samples[0, 0]) == -1, (
+        "a batch is judged once its own track moves on, and its clock jumping does not hold it"
+    )

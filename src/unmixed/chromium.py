@@ -91,6 +91,16 @@ def chromium_arguments(microphone: Path, *, loopback_ice: bool) -> list[str]:
     return arguments
 
 
+def browser_environment(home: Path) -> dict[str, str | float | bool]:
+    """All Chromium gets of the bot's environment: it runs a meeting site's code,
+    and the bot's environment holds its database URL and platform secrets."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+    }
+
+
 @asynccontextmanager
 async def launch_chromium(
     *, microphone: Path | None = None, loopback_ice: bool = False
@@ -111,6 +121,7 @@ async def launch_chromium(
                 executable_path=str(CHROMIUM_PATH),
                 headless=True,
                 args=chromium_arguments(wav, loopback_ice=loopback_ice),
+                env=browser_environment(Path(scratch)),
             )
             try:
                 yield browser

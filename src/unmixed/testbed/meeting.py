@@ -100,7 +100,9 @@ class TestbedMeeting(Service):
         for spec in self.scenario.participants:
             self.participants[spec.name] = self._participant(spec)
         browsers = [p for p in self.participants.values() if isinstance(p, BrowserParticipant)]
-        await asyncio.gather(*(browser.prepare() for browser in browsers))
+        async with asyncio.TaskGroup() as preparing:  # one fails: the others are called off
+            for browser in browsers:
+                preparing.create_task(browser.prepare())
 
     def _participant(self, spec: ScenarioParticipant) -> Participant:
         display = Display(name=spec.name, is_host=spec.is_host)

@@ -7,9 +7,8 @@ websocket, and the roster observer, which reports the participant list. The
 join flow walks the site's screens; the site's resolver turns tracks and
 roster into the events every adapter emits.
 
-Every request the page makes goes through the egress policy, like any other
-connection of the bot's. (WebRTC's own media connections are chosen by the
-site's servers and are not seen by request routing.)
+Every request and websocket of the page goes through the egress policy, like
+any other connection of the bot's (`page_egress.py` says what that cannot see).
 """
 
 import asyncio
@@ -19,7 +18,7 @@ from urllib.parse import urlsplit
 
 import structlog
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page, Route
+from playwright.async_api import Page
 
 from unmixed.chromium import ChromiumMissing, launch_chromium
 from unmixed.egress import EgressPolicy, EgressRefused
@@ -30,17 +29,12 @@ from unmixed.platforms.base import (
     RecordingPermission,
     WaitingRoom,
 )
-from unmixed.platforms.browser.capture import (
-    PageFailed,
-    PageSignal,
-    RosterChanged,
-    capture_script,
-)
+from unmixed.platforms.browser.capture import PageFailed, PageSignal, RosterChanged, page_script
 from unmixed.platforms.browser.channel import CaptureChannel
 from unmixed.platforms.browser.flow import join_meeting, leave_meeting, wait_until_out
+from unmixed.platforms.browser.page_egress import PageEgress
 from unmixed.platforms.browser.profiles import PageProfile
 from unmixed.platforms.browser.resolvers import RESOLVERS, Resolver
-from unmixed.platforms.browser.roster import roster_script
 from unmixed.wire.realtime import ParticipantPlatform
 from unmixed.wire.status import SubCode
 
@@ -52,6 +46,9 @@ log = structlog.get_logger(__name__)
 
 
 class BrowserAdapter(MeetingAdapter):
+    """A bot in a meeting's web client: `profile` says how the site looks and how
+    its audio relates to people; everything else is the same for every site."""
+
     def __init__(
         self,
         meeting_url: str,
@@ -66,7 +63,6 @@ class BrowserAdapter(MeetingAdapter):
         self._egress = egress
         self._resolver: Resolver = RESOLVERS[profile.attribution](self._emit, participant_platform)
         self._resources = AsyncExitStack()
-        self._allowed: dict[tuple[str, int | None], bool] = {}
         self._page: Page | None = None
         self._watcher: asyncio.Task[None] | None = None
 
@@ -79,13 +75,22 @@ class BrowserAdapter(MeetingAdapter):
         try:
             await self._page.goto(self._url, timeout=NAVIGATION_TIMEOUT_MS)
         except PlaywrightError as error:
-            log.warning("the meeting page did not load", error=str(error).splitlines()[0])
+            log.warning("the meeting page did not load", host=urlsplit(self._url).hostname)
             raise JoinError(
                 SubCode.MEETING_UNREACHABLE, "the meeting's web page did not load"
             ) from error
-        await join_meeting(
-            self._page, self._profile.screens, bot_name, on_lobby=lambda: self._emit(WaitingRoom())
-        )
+        try:
+            await join_meeting(
+                self._page,
+                self._profile.screens,
+                bot_name,
+                on_lobby=lambda: self._emit(WaitingRoom()),
+            )
+        except PlaywrightError as error:
+            log.warning("the meeting page failed while joining", why=type(error).__name__)
+            raise JoinError(
+                SubCode.MEETING_CONNECTION_LOST, "the meeting's page failed while the bot joined"
+            ) from error
         self._emit(RecordingPermission(granted=True))
         self._watcher = asyncio.create_task(self._watch(self._page), name="page-watcher")
 
@@ -107,31 +112,10 @@ class BrowserAdapter(MeetingAdapter):
         await self._resources.enter_async_context(channel)
         loopback = urlsplit(self._url).hostname in ("127.0.0.1", "localhost", "::1")
         browser = await self._resources.enter_async_context(launch_chromium(loopback_ice=loopback))
-        context = await browser.new_context(bypass_csp=True)
-        await context.add_init_script(capture_script(channel.url))
-        await context.add_init_script(roster_script(self._profile.roster))
-        await context.route("**/*", self._guard_request)
+        context = await browser.new_context(bypass_csp=True, service_workers="block")
+        await context.add_init_script(page_script(channel.url, self._profile.roster))
+        await PageEgress(self._egress, exempt=channel.is_own).install(context)
         return await context.new_page()
-
-    async def _guard_request(self, route: Route) -> None:
-        """Let the page fetch only what the egress policy allows."""
-        url = route.request.url
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https", "ws", "wss"):
-            await route.continue_()
-            return
-        destination = (parts.hostname or "", parts.port)
-        if destination not in self._allowed:
-            try:
-                await self._egress.resolve(url)
-                self._allowed[destination] = True
-            except (EgressRefused, OSError):
-                log.warning("a request of the meeting page was refused by the egress policy")
-                self._allowed[destination] = False
-        if self._allowed[destination]:
-            await route.continue_()
-        else:
-            await route.abort("blockedbyclient")
 
     def _on_signal(self, signal: PageSignal) -> None:
         match signal:
@@ -143,7 +127,12 @@ class BrowserAdapter(MeetingAdapter):
                 self._resolver.on_track(signal)
 
     async def _watch(self, page: Page) -> None:
-        sub_code = await wait_until_out(page, self._profile.screens)
+        """Until the page says the bot is out (or the page dies): then the meeting ended."""
+        try:
+            sub_code = await wait_until_out(page, self._profile.screens)
+        except PlaywrightError:
+            log.warning("lost the meeting page", exc_info=True)
+            sub_code = SubCode.MEETING_CONNECTION_LOST
         self._emit(MeetingEnded(sub_code))
 
     async def leave(self) -> None:

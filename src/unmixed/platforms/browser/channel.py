@@ -10,6 +10,7 @@ allowed to stop the others.
 
 import itertools
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from http import HTTPStatus
@@ -33,6 +34,8 @@ MAX_MESSAGE_BYTES = 1 << 20
 """A second of 48 kHz PCM is 96 kB; anything near a megabyte is not audio."""
 TRACKS_PER_CONNECTION = 1 << 16
 """Track numbers are 16 bits on the wire; connections are spaced beyond them."""
+MAX_CONNECTIONS = 64
+"""One per frame of the page; a page that opens more is not a meeting client."""
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +52,7 @@ class CaptureChannel:
         self._on_signal = on_signal
         self._token = secrets.token_urlsafe(18)
         self._connections = itertools.count()
+        self._opened = 0
         self._server: Server | None = None
 
     @property
@@ -57,6 +61,10 @@ class CaptureChannel:
             raise RuntimeError("the capture channel is not open")
         port = next(iter(self._server.sockets)).getsockname()[1]
         return f"ws://127.0.0.1:{port}/{self._token}"
+
+    def is_own(self, url: str) -> bool:
+        """Whether `url` is this channel (the page's capture connects to nothing else)."""
+        return self._server is not None and url == self.url
 
     async def __aenter__(self) -> "CaptureChannel":
         self._server = await serve(
@@ -76,27 +84,36 @@ class CaptureChannel:
             self._server = None
 
     def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
-        if secrets.compare_digest(request.path.encode(), f"/{self._token}".encode()):
-            return None
-        return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden\n")
+        if not secrets.compare_digest(request.path.encode(), f"/{self._token}".encode()):
+            return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden\n")
+        if self._opened >= MAX_CONNECTIONS:
+            return connection.respond(HTTPStatus.TOO_MANY_REQUESTS, "Too many connections\n")
+        return None
 
     async def _serve(self, connection: ServerConnection) -> None:
+        self._opened += 1
         base = next(self._connections) * TRACKS_PER_CONNECTION
+        dropped = 0
         try:
             async for message in connection:
                 try:
                     self._hand_on(base, message)
                 except CaptureProtocolError as error:
-                    log.warning("capture message dropped", why=str(error))
+                    dropped += 1
+                    if dropped in (1, 100, 10_000):
+                        log.warning("capture message dropped", why=str(error), dropped=dropped)
+                except Exception:
+                    log.exception("a capture message could not be handled")
         except ConnectionClosed:
             pass
 
     def _hand_on(self, base: int, message: str | bytes) -> None:
+        arrived_at = time.time()
         if isinstance(message, bytes):
-            batch = parse_binary(message)
+            batch = parse_binary(message, arrived_at)
             self._on_batch(replace(batch, track=base + batch.track))
             return
-        signal = parse_text(message)
+        signal = parse_text(message, arrived_at)
         if isinstance(signal, TrackOpened | TrackChanged):
             signal = replace(signal, track=base + signal.track)
         if signal is not None:

@@ -152,7 +152,8 @@ async def wait_until_out(page: Page, screens: JoinScreens) -> str:
     try:
         screen = await watch
     except asyncio.CancelledError:
-        if not lost:
+        current = asyncio.current_task()
+        if not lost or (current is not None and current.cancelling()):
             raise  # the caller's, not ours
         return SubCode.MEETING_CONNECTION_LOST
     except PlaywrightError:

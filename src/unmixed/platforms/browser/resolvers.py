@@ -48,14 +48,32 @@ its mix reaches the page 50-150 ms after the sender; a mixed frame is therefore
 judged by the indicator 150 ms after it, and held that long before it is sent."""
 
 
+MAX_HELD_SECONDS = 1.0
+"""Mixed audio held for judgement beyond this is judged at once: the bot's
+loop, not the page, decides how far behind it may fall."""
+
+MAX_TRACKS = 256
+"""Remote audio tracks followed at once; Meet forwards three, an SFU page one per person."""
+
+CLOCK_SLIP = 1.0
+"""A track whose clock strays this far from arrival time is anchored again: its
+clock jumped (a renegotiation, a reused transceiver) or the page lies about it."""
+
+
 @dataclass
 class TrackClock:
-    """Where a track's own sample clock sits in Unix time, fixed at its first batch."""
+    """Where a track's own sample clock sits in Unix time, anchored at arrival."""
 
-    offset: float
     mid: str | None
+    offset: float | None = None
 
     def captured_at(self, batch: PcmBatch) -> float:
+        """When the batch's first sample was captured; re-anchored if the track's
+        clock no longer agrees with when its batches arrive."""
+        duration = len(batch.samples) / batch.sample_rate
+        arrival_says = batch.arrived_at - duration
+        if self.offset is None or abs(self.offset + batch.media_time - arrival_says) > CLOCK_SLIP:
+            self.offset = arrival_says - batch.media_time
         return self.offset + batch.media_time
 
 
@@ -76,11 +94,13 @@ class Resolver(ABC):
     def on_batch(self, batch: PcmBatch) -> None: ...
 
     def on_track(self, signal: TrackOpened | TrackChanged) -> None:
-        clock = self._tracks.get(signal.track)
-        if clock is not None:
-            clock.mid = signal.mid
-        elif isinstance(signal, TrackOpened):
-            self._tracks[signal.track] = TrackClock(offset=0.0, mid=signal.mid)
+        """Track what the page announced; audio of a track it never announced is dropped."""
+        if isinstance(signal, TrackChanged) and signal.ended:
+            self._tracks.pop(signal.track, None)
+        elif signal.track in self._tracks:
+            self._tracks[signal.track].mid = signal.mid
+        elif isinstance(signal, TrackOpened) and len(self._tracks) < MAX_TRACKS:
+            self._tracks[signal.track] = TrackClock(signal.mid)
 
     def on_roster(self, change: RosterChanged) -> None:
         now = {entry.key: entry for entry in change.entries}
@@ -106,15 +126,6 @@ class Resolver(ABC):
             platform=self._platform,
             separation=self.separation_of(entry),
         )
-
-    def _clock(self, batch: PcmBatch) -> TrackClock:
-        """The track's clock; its offset is set from the first batch, which ended
-        when the page sent it."""
-        clock = self._tracks.setdefault(batch.track, TrackClock(offset=0.0, mid=None))
-        if clock.offset == 0.0:
-            duration = len(batch.samples) / batch.sample_rate
-            clock.offset = batch.emitted_at - duration - batch.media_time
-        return clock
 
     def _set_flowing(self, key: str, *, flowing: bool) -> None:
         if flowing and key not in self._flowing:
@@ -145,14 +156,16 @@ class PerTrackResolver(Resolver):
         return next((key for key, entry in self.people.items() if entry.track == mid), None)
 
     def on_track(self, signal: TrackOpened | TrackChanged) -> None:
-        super().on_track(signal)
         if isinstance(signal, TrackChanged) and (signal.muted or signal.ended):
             owner = self._owner(signal.mid)
             if owner is not None:
                 self._set_flowing(owner, flowing=False)
+        super().on_track(signal)
 
     def on_batch(self, batch: PcmBatch) -> None:
-        clock = self._clock(batch)
+        clock = self._tracks.get(batch.track)
+        if clock is None:
+            return
         owner = self._owner(clock.mid)
         if owner is None or not self._audible(owner):
             return
@@ -176,7 +189,8 @@ class ActiveSpeakerResolver(Resolver):
 
     def __init__(self, emit: Emit, platform: ParticipantPlatform | None) -> None:
         super().__init__(emit, platform)
-        self._held: deque[HeldBatch] = deque()
+        self._held: dict[int, deque[HeldBatch]] = {}
+        """Per track: a mixed track is judged on its own, so one can never hold up another."""
         self._speakers: deque[tuple[float, frozenset[str]]] = deque([(0.0, frozenset())])
         """When the set of audible speakers changed, oldest first."""
 
@@ -192,10 +206,19 @@ class ActiveSpeakerResolver(Resolver):
             self._speakers.append((change.at, speaking))
 
     def on_batch(self, batch: PcmBatch) -> None:
-        clock = self._clock(batch)
-        self._held.append(HeldBatch(batch, clock.captured_at(batch)))
-        while self._held and self._held[0].judged_at <= batch.emitted_at:
-            self._attribute(self._held.popleft())
+        clock = self._tracks.get(batch.track)
+        if clock is None:
+            return
+        held = self._held.setdefault(batch.track, deque())
+        held.append(HeldBatch(batch, clock.captured_at(batch)))
+        oldest_kept = batch.arrived_at - MAX_HELD_SECONDS
+        while held and (held[0].judged_at <= batch.arrived_at or held[0].captured_at < oldest_kept):
+            self._attribute(held.popleft())
+
+    def on_track(self, signal: TrackOpened | TrackChanged) -> None:
+        super().on_track(signal)
+        if isinstance(signal, TrackChanged) and signal.ended:
+            self._held.pop(signal.track, None)
 
     def _speaking_at(self, moment: float) -> frozenset[str]:
         while len(self._speakers) > 1 and self._speakers[1][0] <= moment:
@@ -225,9 +248,11 @@ class ContributingSourceResolver(Resolver):
         return "per_participant" if entry.source else "attributed"
 
     def on_batch(self, batch: PcmBatch) -> None:
+        if batch.track not in self._tracks:
+            return
         duration = len(batch.samples) / batch.sample_rate
         frame = PcmFrame(
-            batch.samples, batch.sample_rate, batch.emitted_at - duration, Clock.ARRIVAL
+            batch.samples, batch.sample_rate, batch.arrived_at - duration, Clock.ARRIVAL
         )
         source = str(batch.contributing_source) if batch.contributing_source else None
         named = next(

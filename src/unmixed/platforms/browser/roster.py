@@ -1,21 +1,19 @@
 """Who is in the meeting, read from the web client's own participant list.
 
-A site's roster is described by a `RosterSpec`; one script, given that spec,
-watches the page and reports a whole snapshot whenever anything in it changes
-(a join, a leave, a mute icon, a speaking ring), the moment it changes.
+A site's roster is described by a `RosterSpec`; `js/roster.js`, given that
+spec, watches the page and reports a whole snapshot whenever anything in it
+changes (a join, a leave, a mute icon, a speaking ring), the moment it changes.
+The page is not trusted: a snapshot is cut to a size no real meeting reaches.
 """
 
-import dataclasses
-import json
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from playwright.async_api import Page
-
-from unmixed.platforms.browser.profiles import RosterSpec
-
-SPEC_PLACEHOLDER = "__UNMIXED_ROSTER_SPEC__"
+MAX_ENTRIES = 500
+"""Teams and Meet cap meetings with video at 300 and 500 people; more is not a roster."""
+MAX_TEXT = 256
+"""Longer names and keys are cut here (Teams and Meet cap names far below)."""
 
 
 @dataclass(frozen=True)
@@ -33,24 +31,27 @@ class RosterEntry:
     @classmethod
     def from_page(cls, fields: dict[str, Any]) -> "RosterEntry":
         return cls(
-            key=str(fields["key"]),
-            name=str(fields.get("name") or ""),
-            muted=bool(fields.get("muted")),
-            speaking=bool(fields.get("speaking")),
-            host=bool(fields.get("host")),
+            key=_text(fields["key"]),
+            name=_text(fields.get("name") or ""),
+            muted=fields.get("muted") is True,
+            speaking=fields.get("speaking") is True,
+            host=fields.get("host") is True,
             track=_optional_text(fields.get("track")),
             source=_optional_text(fields.get("source")),
         )
 
 
+def _text(value: object) -> str:
+    return str(value)[:MAX_TEXT]
+
+
 def _optional_text(value: object) -> str | None:
-    return None if value is None or value == "" else str(value)
+    return None if value is None or value == "" else _text(value)
 
 
-def roster_script(spec: RosterSpec) -> str:
-    """The observer script for `spec`, to install with `add_init_script`."""
-    source = resources.files("unmixed.platforms.browser").joinpath("js/roster.js").read_text()
-    return source.replace(SPEC_PLACEHOLDER, json.dumps(dataclasses.asdict(spec)))
+def roster_source() -> str:
+    """The observer's JavaScript: a function, `watchRoster(spec, report)`."""
+    return resources.files("unmixed.platforms.browser").joinpath("js/roster.js").read_text()
 
 
 def parse_snapshot(entries: object) -> list[RosterEntry]:
@@ -58,12 +59,7 @@ def parse_snapshot(entries: object) -> list[RosterEntry]:
     if not isinstance(entries, list):
         return []
     parsed = []
-    for fields in entries:
+    for fields in entries[:MAX_ENTRIES]:
         if isinstance(fields, dict) and fields.get("key"):
             parsed.append(RosterEntry.from_page(fields))
     return parsed
-
-
-async def read_roster(page: Page) -> list[RosterEntry]:
-    """The roster now, from a page where `roster_script` is installed."""
-    return parse_snapshot(await page.evaluate("() => window.__unmixedRoster()"))

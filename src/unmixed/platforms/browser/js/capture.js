@@ -1,26 +1,25 @@
-// The capture script, installed in every frame before any page script runs.
+// The capture script, run in every frame before any page script (inside the
+// closure that capture.py wraps it in, beside roster.js's watchRoster; nothing
+// of it is reachable from the page but the wrapped RTCPeerConnection).
 //
 // It wraps RTCPeerConnection so that every remote audio track the page receives
 // is tapped without the page's help: a MediaStreamTrackProcessor reads its
 // decoded frames, and a muted <audio> element plays it, because Chromium does
 // not decode remote audio that nothing plays. PCM goes to the bot as binary
-// websocket messages of about BATCH_MS each (Playwright copies every websocket
-// frame to its driver, so fewer, larger frames cost far less); what identifies
-// each track, its lifecycle and the page's other signals go as JSON text.
+// websocket messages of about CONFIG.batchMs each (Playwright's driver sees a
+// copy of every websocket message, so fewer, larger ones cost far less); what
+// identifies each track, its lifecycle and the roster go as JSON text.
 //
 // Binary message: a little-endian header, then `samples` signed 16-bit mono PCM.
-//   u8 version, u8 reserved, u16 track, u32 sample_rate, u32 samples, u32 sequence,
+//   u8 version, u8 reserved, u16 track, u32 sample_rate, u32 samples,
 //   f64 media_time_us (AudioData.timestamp of the first sample),
-//   f64 emitted_ms (epoch ms when sent), u32 contributing_source (0: none), u32 ssrc (0: unknown)
-(() => {
-  if (window.__unmixedCapture) return;
-  window.__unmixedCapture = true;
+//   u32 contributing_source (CSRC heard during the batch; 0: none), u32 ssrc (0: unknown)
+if (!window.__unmixedCapture) {
+  Object.defineProperty(window, '__unmixedCapture', {value: true});
   const CONFIG = __UNMIXED_CAPTURE_CONFIG__;
-  const HEADER_BYTES = 40;
+  const HEADER_BYTES = 28;
   const NativePeerConnection = window.RTCPeerConnection;
   const NativeWebSocket = window.WebSocket;
-  const keep = [];
-  const now = () => performance.timeOrigin + performance.now();
 
   let socket = null;
   const backlog = [];
@@ -29,16 +28,18 @@
       socket = new NativeWebSocket(CONFIG.url);
       socket.binaryType = 'arraybuffer';
       socket.onopen = () => { while (backlog.length) socket.send(backlog.shift()); };
+      socket.onclose = () => { socket = null; };
     }
     if (socket.readyState === NativeWebSocket.OPEN) socket.send(message);
-    else if (socket.readyState === NativeWebSocket.CONNECTING) backlog.push(message);
+    else if (socket.readyState === NativeWebSocket.CONNECTING && backlog.length < 100) backlog.push(message);
   }
-  const signal = (fields) => send(JSON.stringify({...fields, t: now()}));
-  window.__unmixedSignal = (fields) => send(JSON.stringify(fields));
+  const signal = (fields) => send(JSON.stringify(fields));
 
-  function latestSource(sources) {
+  function latestSource(sources, since) {
     let latest = null;
-    for (const source of sources) if (latest === null || source.timestamp > latest.timestamp) latest = source;
+    for (const source of sources) {
+      if (source.timestamp >= since && (latest === null || source.timestamp > latest.timestamp)) latest = source;
+    }
     return latest;
   }
 
@@ -49,13 +50,16 @@
       this.parts = [];
       this.samples = 0;
       this.firstTimestamp = 0;
-      this.sequence = 0;
+      this.startedAt = 0;
     }
     add(audioData) {
       const frames = audioData.numberOfFrames;
       const part = new Float32Array(frames);
       audioData.copyTo(part, {planeIndex: 0, format: 'f32-planar'});
-      if (this.samples === 0) this.firstTimestamp = audioData.timestamp;
+      if (this.samples === 0) {
+        this.firstTimestamp = audioData.timestamp;
+        this.startedAt = performance.now();
+      }
       this.parts.push(part);
       this.samples += frames;
       if (this.samples >= audioData.sampleRate * CONFIG.batchMs / 1000) this.flush(audioData.sampleRate);
@@ -63,17 +67,15 @@
     flush(sampleRate) {
       const buffer = new ArrayBuffer(HEADER_BYTES + this.samples * 2);
       const header = new DataView(buffer);
-      const contributing = latestSource(this.receiver.getContributingSources());
-      const synchronizing = latestSource(this.receiver.getSynchronizationSources());
+      const contributing = latestSource(this.receiver.getContributingSources(), this.startedAt);
+      const synchronizing = latestSource(this.receiver.getSynchronizationSources(), 0);
       header.setUint8(0, 1);
       header.setUint16(2, this.track, true);
       header.setUint32(4, sampleRate, true);
       header.setUint32(8, this.samples, true);
-      header.setUint32(12, ++this.sequence, true);
-      header.setFloat64(16, this.firstTimestamp, true);
-      header.setFloat64(24, now(), true);
-      header.setUint32(32, contributing ? contributing.source : 0, true);
-      header.setUint32(36, synchronizing ? synchronizing.source : 0, true);
+      header.setFloat64(12, this.firstTimestamp, true);
+      header.setUint32(20, contributing ? contributing.source : 0, true);
+      header.setUint32(24, synchronizing ? synchronizing.source : 0, true);
       const pcm = new Int16Array(buffer, HEADER_BYTES, this.samples);
       let offset = 0;
       for (const part of this.parts) {
@@ -97,15 +99,17 @@
     }
   }
 
+  const tapped = new WeakSet();
+  const players = new Set();  // an element nobody refers to may be collected mid-call
   let nextTrack = 1;
   function tap(event) {
     const track = event.track;
-    if (track.kind !== 'audio') return;
+    if (track.kind !== 'audio' || tapped.has(track) || nextTrack > 0xffff) return;
+    tapped.add(track);
     const id = nextTrack++;
     const transceiver = event.transceiver;
     const mid = () => (transceiver ? transceiver.mid : null);
-    signal({type: 'track', track: id, track_id: track.id, mid: mid(),
-            streams: event.streams.map((stream) => stream.id), muted: track.muted});
+    signal({type: 'track', track: id, track_id: track.id, mid: mid(), muted: track.muted});
     const state = () => signal({type: 'track_state', track: id, mid: mid(), muted: track.muted,
                                 ended: track.readyState === 'ended'});
     for (const name of ['mute', 'unmute', 'ended']) track.addEventListener(name, state);
@@ -116,26 +120,31 @@
     player.muted = true;
     player.srcObject = new MediaStream([track]);
     player.play().catch((error) => signal({type: 'error', track: id, message: String(error)}));
-    keep.push(player);
+    players.add(player);
     if (typeof MediaStreamTrackProcessor === 'undefined') {
       signal({type: 'error', track: id, message: 'this browser has no MediaStreamTrackProcessor'});
       return;
     }
     pump(track, new Batch(id, event.receiver)).then(
       () => signal({type: 'track_state', track: id, mid: mid(), muted: true, ended: true}),
-      (error) => signal({type: 'error', track: id, message: String(error)}));
+      (error) => signal({type: 'error', track: id, message: String(error)})).finally(() => {
+      player.srcObject = null;
+      players.delete(player);
+    });
   }
 
-  if (!NativePeerConnection) return;
-  class TappedPeerConnection extends NativePeerConnection {
-    constructor(...args) {
-      super(...args);
-      this.addEventListener('track', (event) => {
-        try { tap(event); } catch (error) { signal({type: 'error', message: String(error)}); }
-      });
+  if (NativePeerConnection) {
+    class TappedPeerConnection extends NativePeerConnection {
+      constructor(...args) {
+        super(...args);
+        this.addEventListener('track', (event) => {
+          try { tap(event); } catch (error) { signal({type: 'error', message: String(error)}); }
+        });
+      }
     }
+    Object.defineProperty(TappedPeerConnection, 'name', {value: 'RTCPeerConnection'});
+    window.RTCPeerConnection = TappedPeerConnection;
+    if (window.webkitRTCPeerConnection) window.webkitRTCPeerConnection = TappedPeerConnection;
   }
-  Object.defineProperty(TappedPeerConnection, 'name', {value: 'RTCPeerConnection'});
-  window.RTCPeerConnection = TappedPeerConnection;
-  if (window.webkitRTCPeerConnection) window.webkitRTCPeerConnection = TappedPeerConnection;
-})();
+  watchRoster(CONFIG.roster, signal);
+}

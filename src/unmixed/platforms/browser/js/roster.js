@@ -1,11 +1,12 @@
-// The roster observer, installed in every frame before the page runs.
-// It reads the participant list that a RosterSpec describes and reports every
-// change as one snapshot: {type: "roster", entries: [...], t: <epoch ms>}.
-// Reports go to window.__unmixedSignal (the capture channel) when it exists.
-(() => {
-  const spec = __UNMIXED_ROSTER_SPEC__;
+// The roster observer: reads the participant list that a RosterSpec describes
+// and reports every change, the moment it happens, as one whole snapshot
+// through `report({type: "roster", entries: [...]})`. Returns the snapshot
+// function. Only the top frame watches: a frame inside the page (an add-on, an
+// ad, a blank helper) has no say in who is in the meeting.
+function watchRoster(spec, report) {
   const has = (entry, marker) =>
     Boolean(marker) && (entry.matches(marker) || entry.querySelector(marker) !== null);
+  const attribute = (entry, name) => (name ? entry.getAttribute(name) : null);
   function snapshot() {
     const entries = [];
     for (const entry of document.querySelectorAll(spec.entry)) {
@@ -19,32 +20,33 @@
         muted: has(entry, spec.muted_marker),
         speaking: has(entry, spec.speaking_marker),
         host: has(entry, spec.host_marker),
-        track: spec.track_attribute ? entry.getAttribute(spec.track_attribute) : null,
-        source: spec.source_attribute ? entry.getAttribute(spec.source_attribute) : null,
+        track: attribute(entry, spec.track_attribute),
+        source: attribute(entry, spec.source_attribute),
       });
     }
     return entries;
   }
-  window.__unmixedRoster = snapshot;
   let last = null;
   let scheduled = false;
-  function report() {
+  function reportChange() {
     scheduled = false;
     const entries = snapshot();
     const text = JSON.stringify(entries);
-    if (text === last || !window.__unmixedSignal) return;
+    if (text === last) return;
     last = text;
-    window.__unmixedSignal({type: 'roster', entries, t: performance.timeOrigin + performance.now()});
+    report({type: 'roster', entries});
   }
   function schedule() {
-    if (!scheduled) { scheduled = true; queueMicrotask(report); }
+    if (!scheduled) { scheduled = true; queueMicrotask(reportChange); }
   }
   function observe() {
     new MutationObserver(schedule).observe(document.documentElement,
       {subtree: true, childList: true, attributes: true, characterData: true});
     schedule();
   }
-  if (document.documentElement) observe();
-  else document.addEventListener('DOMContentLoaded', observe, {once: true});
-  window.__unmixedRosterResend = () => { last = null; schedule(); };
-})();
+  if (window === window.top) {
+    if (document.documentElement) observe();
+    else document.addEventListener('DOMContentLoaded', observe, {once: true});
+  }
+  return snapshot;
+}
