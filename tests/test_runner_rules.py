@@ -244,6 +244,75 @@ async def test_nobody_joins(receiver: AudioReceiver, tmp_path: Path) -> None:
     ]
 
 
+def seconds_recorded(bot: Bot) -> float:
+    """From `in_call_recording` to `call_ended`."""
+    moments = {change.code: change.created_at for change in bot.status_changes}
+    return (moments["call_ended"] - moments["in_call_recording"]).total_seconds()
+
+
+async def test_silence_detection_leaves_after_its_timeout_of_silence(
+    receiver: AudioReceiver, tmp_path: Path
+) -> None:
+    rules = {**QUICK, "silence_detection": {"timeout": 0.4, "activate_after": 0}}
+    script: list[Step] = [Join("a", "Ann"), UntilRecording(), Speak("a", 440, 0.2)]
+    bot, _ = await run(receiver, tmp_path, script, automatic_leave=rules)
+    assert codes(bot) == [
+        *RECORDED,
+        ("call_ended", SubCode.TIMEOUT_EXCEEDED_SILENCE_DETECTED),
+        ("done", None),
+    ]
+    assert seconds_recorded(bot) >= 0.4, "Ann was heard: the silence counts from then"
+
+
+async def test_only_bots_left_by_their_names(receiver: AudioReceiver, tmp_path: Path) -> None:
+    names = {"matches": ["notetaker", "read.ai"], "timeout": 0.2, "activate_after": 0}
+    rules = {**QUICK, "bot_detection": {"using_participant_names": names}}
+    script: list[Step] = [
+        Join("a", "Ann"),
+        Join("b", "Otter Notetaker"),
+        Join("c", "Read.ai meeting assistant"),
+        UntilRecording(),
+        Speak("a", 440, 0.2),
+        Leave("a"),
+    ]
+    bot, _ = await run(receiver, tmp_path, script, automatic_leave=rules)
+    assert codes(bot)[-2:] == [
+        ("call_ended", SubCode.TIMEOUT_EXCEEDED_ONLY_BOTS_BY_NAME),
+        ("done", None),
+    ]
+
+
+async def test_only_bots_left_by_never_being_heard(receiver: AudioReceiver, tmp_path: Path) -> None:
+    events = {"timeout": 0.2, "activate_after": 0}
+    rules = {**QUICK, "bot_detection": {"using_participant_events": events}}
+    script: list[Step] = [
+        Join("a", "Ann"),
+        Join("b", "Bob", muted=True),
+        UntilRecording(),
+        Speak("a", 440, 0.2),
+        Leave("a"),
+    ]
+    bot, _ = await run(receiver, tmp_path, script, automatic_leave=rules)
+    assert codes(bot)[-2:] == [
+        ("call_ended", SubCode.TIMEOUT_EXCEEDED_ONLY_BOTS_BY_EVENTS),
+        ("done", None),
+    ]
+
+
+async def test_someone_heard_keeps_the_bot_from_taking_them_for_a_bot(
+    receiver: AudioReceiver, tmp_path: Path
+) -> None:
+    events = {"timeout": 0.2, "activate_after": 0}
+    rules = {
+        **QUICK,
+        "silence_detection": {"timeout": 0.6, "activate_after": 0},
+        "bot_detection": {"using_participant_events": events},
+    }
+    script: list[Step] = [Join("a", "Ann"), UntilRecording(), Speak("a", 440, 0.2)]
+    bot, _ = await run(receiver, tmp_path, script, automatic_leave=rules)
+    assert codes(bot)[-2][1] == SubCode.TIMEOUT_EXCEEDED_SILENCE_DETECTED
+
+
 @pytest.mark.parametrize("sub_code", [SubCode.CALL_ENDED_BY_HOST, SubCode.BOT_KICKED_FROM_CALL])
 async def test_thrown_out(receiver: AudioReceiver, tmp_path: Path, sub_code: str) -> None:
     script: list[Step] = [Join("a", "Ann"), UntilRecording(), Speak("a", 440, 0.5), End(sub_code)]

@@ -195,6 +195,7 @@ class BotRun:
                 async with asyncio.timeout_at(deadline) as self._waiting:
                     await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             except TimeoutError:
+                deadline, sub_code = self._next_deadline()  # hearing someone moves some later
                 if self._passed(deadline):
                     return sub_code
             finally:
@@ -266,11 +267,13 @@ class BotRun:
                 self._stop_audio(key)
             case ParticipantJoined(participant):
                 entry = self._directory.add(participant)
-                self._presence.joined(participant.key)
+                self._presence.joined(participant.key, participant.name)
                 self._deadlines_changed()
                 log.info("participant joined", participant=entry.id, name=entry.name)
             case ParticipantUpdated(participant):
                 entry = self._directory.update(participant)
+                self._presence.renamed(participant.key, participant.name)
+                self._deadlines_changed()
                 log.info("participant updated", participant=entry.id, is_host=entry.is_host)
             case ParticipantLeft(key):
                 self._flowing.discard(key)
@@ -370,6 +373,7 @@ class BotRun:
 
     @_one_participant
     def _forward(self, key: str, frame: PcmFrame) -> None:  # fifty times a second per speaker
+        self._presence.audio(key, frame)
         segment = self._segments.get(key)
         participant = self._directory.get(key)
         if segment is None or participant is None or self._delivery is None:

@@ -66,6 +66,34 @@ class Timeout(WireModel):
     activate_after: Seconds | None = None
 
 
+BotNameMatch = Annotated[str, Field(min_length=1, max_length=100), StorableText]
+
+
+class ParticipantNameDetection(Timeout):
+    """Leave when everyone left is named like a bot: case-insensitive substrings of
+    their names. No `matches`, no detection."""
+
+    matches: list[BotNameMatch] = Field(default_factory=list, max_length=100)
+    timeout: Seconds = 3600
+    activate_after: Seconds | None = 1200
+
+
+class ParticipantEventDetection(Timeout):
+    """Leave when nobody left in the call has ever been heard: they are taken for bots."""
+
+    timeout: Seconds = 600
+    activate_after: Seconds | None = 1200
+
+
+class BotDetection(WireModel):
+    using_participant_names: ParticipantNameDetection = Field(
+        default_factory=ParticipantNameDetection
+    )
+    using_participant_events: ParticipantEventDetection = Field(
+        default_factory=ParticipantEventDetection
+    )
+
+
 class AutomaticLeave(WireModel):
     """When the bot leaves on its own, in seconds; Recall's defaults."""
 
@@ -77,6 +105,7 @@ class AutomaticLeave(WireModel):
     silence_detection: Timeout = Field(
         default_factory=lambda: Timeout(timeout=3600, activate_after=1200)
     )
+    bot_detection: BotDetection = Field(default_factory=BotDetection)
 
     def everyone_left(self) -> Timeout:
         """`everyone_left_timeout` in its object form, whichever form the client sent."""

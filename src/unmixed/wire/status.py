@@ -41,6 +41,13 @@ class SubCode(StrEnum):
     TIMEOUT_EXCEEDED_WAITING_ROOM = "timeout_exceeded_waiting_room"
     TIMEOUT_EXCEEDED_IN_CALL_NOT_RECORDING = "timeout_exceeded_in_call_not_recording"
     TIMEOUT_EXCEEDED_RECORDING_PERMISSION_DENIED = "timeout_exceeded_recording_permission_denied"
+    TIMEOUT_EXCEEDED_SILENCE_DETECTED = "timeout_exceeded_silence_detected"
+    TIMEOUT_EXCEEDED_ONLY_BOTS_BY_NAME = (
+        "timeout_exceeded_only_bots_detected_using_participant_names"
+    )
+    TIMEOUT_EXCEEDED_ONLY_BOTS_BY_EVENTS = (
+        "timeout_exceeded_only_bots_detected_using_participant_events"
+    )
     MEETING_NOT_STARTED = "meeting_not_started"
     ZOOM_SDK_CREDENTIALS_MISSING = "zoom_sdk_credentials_missing"
     ZOOM_INVALID_SIGNATURE = "zoom_invalid_signature"
