@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from unmixed.api.server import ApiServer
-from unmixed.client import UnmixedClient
+from unmixed.client import AsyncUnmixedClient
 from unmixed.logs import configure_logging
 from unmixed.receiver import AudioReceiver
 from unmixed.settings import Settings
@@ -58,8 +58,8 @@ async def api(data_dir: Path, api_key: str) -> AsyncIterator[ApiServer]:
 
 
 @pytest.fixture
-async def client(api: ApiServer, api_key: str) -> AsyncIterator[UnmixedClient]:
-    async with UnmixedClient(api.url, api_key) as unmixed:
+async def client(api: ApiServer, api_key: str) -> AsyncIterator[AsyncUnmixedClient]:
+    async with AsyncUnmixedClient(api.url, api_key) as unmixed:
         yield unmixed
 
 

@@ -23,11 +23,13 @@ async def attend_in_process(
     tmp_path: Path,
     *,
     leave_when: Callable[[], Awaitable[object]] | None = None,
+    secret: str | None = None,
     **request: Any,
 ) -> Bot:
     """Run the bot with `adapter` from `joining_call` to its end; `request` overrides
     fields of the create request (e.g. `automatic_leave`). With `leave_when`, the bot
-    is asked to leave (as by `leave_call`) once that returns."""
+    is asked to leave (as by `leave_call`) once that returns. `secret` is the account's
+    verification secret, as a bot process would read it from the store."""
     bots = Bots(open_database(f"sqlite:///{tmp_path / 'bots.db'}", migrate=True))
     create = BotCreate.model_validate(
         {
@@ -45,7 +47,7 @@ async def attend_in_process(
     )
     stored = bots.create(create, create.parsed_meeting_url(), ENVIRONMENT_KEY)
     assert bots.claim(stored.id)
-    run = BotRun(bots.record(stored.id), bots, adapter, EgressPolicy())
+    run = BotRun(bots.record(stored.id), bots, adapter, EgressPolicy(), secret=secret)
     if hasattr(adapter, "recording_started"):
         adapter.recording_started = run.recording_started
     async with asyncio.TaskGroup() as group:

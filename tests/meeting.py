@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from unmixed.client import UnmixedClient
+from unmixed.client import AsyncUnmixedClient
 from unmixed.receiver import AudioReceiver
 from unmixed.testbed.meeting import TestbedMeeting
 from unmixed.testbed.scenario import Scenario
@@ -31,7 +31,7 @@ def audio_endpoint(receiver: AudioReceiver, query: str = "") -> dict[str, Any]:
 
 
 async def attend(
-    client: UnmixedClient,
+    client: AsyncUnmixedClient,
     janus_url: str,
     receivers: list[AudioReceiver],
     scenario: dict[str, Any],
@@ -42,17 +42,20 @@ async def attend(
 ) -> Attended:
     """Open the room, send the bot, play the scenario once it records, wait until it is done.
 
-    `through_browser`: the bot joins the room's web meeting page in Chromium."""
+    `through_browser`: the bot joins the room's web meeting page in Chromium; a
+    `recording_config` among `bot_options` replaces the one made for `receivers`."""
     async with TestbedMeeting(janus_url, Scenario.model_validate(scenario)) as meeting:
         bot = await client.create_bot(
             meeting_url=meeting.web_meeting_url if through_browser else meeting.meeting_url,
             bot_name="test bot",
             metadata={"test": "yes"},
-            recording_config={
-                "audio_separate_raw": {},
-                "realtime_endpoints": [audio_endpoint(receiver) for receiver in receivers],
+            **{
+                "recording_config": {
+                    "audio_separate_raw": {},
+                    "realtime_endpoints": [audio_endpoint(receiver) for receiver in receivers],
+                },
+                **bot_options,
             },
-            **bot_options,
         )
         await client.wait_for_status(bot.id, {StatusCode.IN_CALL_RECORDING}, timeout=45)
         async with asyncio.TaskGroup() as group:

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from unmixed.api.server import ApiServer
-from unmixed.client import UnmixedClient
+from unmixed.client import AsyncUnmixedClient
 from unmixed.net import free_port
 from unmixed.testbed.server import JanusServer
 from unmixed.wire.status import FINAL_CODES, StatusCode, SubCode
@@ -123,7 +123,7 @@ async def test_unknown_bot_is_a_json_404(http: httpx.AsyncClient) -> None:
     assert response.json()["code"] == "not_found"
 
 
-async def fatal_sub_code(client: UnmixedClient, meeting_url: str) -> str | None:
+async def fatal_sub_code(client: AsyncUnmixedClient, meeting_url: str) -> str | None:
     bot = await client.create_bot(**bot_request(meeting_url=meeting_url))
     bot = await client.wait_for_status(bot.id, set(FINAL_CODES), timeout=30)
     codes = [change.code for change in bot.status_changes]
@@ -131,20 +131,20 @@ async def fatal_sub_code(client: UnmixedClient, meeting_url: str) -> str | None:
     return bot.status_changes[-1].sub_code
 
 
-async def test_bot_for_an_unreachable_meeting_ends_fatal(client: UnmixedClient) -> None:
+async def test_bot_for_an_unreachable_meeting_ends_fatal(client: AsyncUnmixedClient) -> None:
     sub_code = await fatal_sub_code(client, f"testbed://127.0.0.1:{free_port()}/1234")
     assert sub_code == SubCode.MEETING_UNREACHABLE
 
 
 async def test_bot_for_a_room_that_does_not_exist_ends_fatal(
-    client: UnmixedClient, janus: JanusServer
+    client: AsyncUnmixedClient, janus: JanusServer
 ) -> None:
     sub_code = await fatal_sub_code(client, f"testbed://127.0.0.1:{janus.http_port}/99")
     assert sub_code == SubCode.MEETING_NOT_FOUND
 
 
 async def test_a_browser_bot_whose_page_does_not_load_ends_fatal_unreachable(
-    client: UnmixedClient,
+    client: AsyncUnmixedClient,
 ) -> None:
     nobody_listens = f"http://127.0.0.1:{free_port()}/videoroom/1234"
     bot = await client.create_bot(**bot_request(meeting_url=nobody_listens))
@@ -155,7 +155,7 @@ async def test_a_browser_bot_whose_page_does_not_load_ends_fatal_unreachable(
 
 
 async def test_a_zoom_bot_without_sdk_credentials_ends_fatal_at_once(
-    client: UnmixedClient,
+    client: AsyncUnmixedClient,
 ) -> None:
     bot = await client.create_bot(
         **bot_request(meeting_url="https://us02web.zoom.us/j/85512345678?pwd=abc")

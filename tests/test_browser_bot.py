@@ -12,7 +12,7 @@ from tests.audio import assert_continuous, dominant_frequency, tone_level_db
 from tests.meeting import Attended, attend
 from unmixed.api.server import ApiServer
 from unmixed.chromium import FAKE_MICROPHONE_RATE, write_microphone
-from unmixed.client import UnmixedClient
+from unmixed.client import AsyncUnmixedClient
 from unmixed.receiver import AudioReceiver, ParticipantAudio
 from unmixed.receiver.tracks import ConnectionRecord
 from unmixed.testbed.server import JanusServer
@@ -30,7 +30,7 @@ async def attend_through_browser(
     janus: JanusServer, api: ApiServer, api_key: str, scenario: dict[str, Any]
 ) -> WebMeeting:
     """The bot joins the scenario's web meeting page and leaves a second after everyone."""
-    async with AudioReceiver() as receiver, UnmixedClient(api.url, api_key) as client:
+    async with AudioReceiver() as receiver, AsyncUnmixedClient(api.url, api_key) as client:
         attended = await attend(
             client,
             janus.url,

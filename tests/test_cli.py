@@ -11,7 +11,7 @@ import numpy as np
 import psutil
 
 from tests.audio import dominant_frequency, voiced
-from unmixed.client import UnmixedClient
+from unmixed.client import AsyncUnmixedClient
 from unmixed.net import free_port
 from unmixed.testbed.meeting import TestbedMeeting
 from unmixed.testbed.scenario import Scenario
@@ -63,7 +63,7 @@ async def test_sigterm_stops_everything_it_started(tmp_path: Path) -> None:
 
 
 async def test_receive_spools_to_disk_and_writes_aligned_wavs_on_ctrl_c(
-    client: UnmixedClient, janus: JanusServer, tmp_path: Path
+    client: AsyncUnmixedClient, janus: JanusServer, tmp_path: Path
 ) -> None:
     port = free_port()
     receiver = await asyncio.create_subprocess_exec(

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from tests.conftest import UNLIMITED_RATES
 from tests.meeting import audio_endpoint
 from unmixed.api.server import ApiServer
-from unmixed.client import UnmixedClient
+from unmixed.client import AsyncUnmixedClient
 from unmixed.egress import EgressPolicy, EgressRefused
 from unmixed.receiver import AudioReceiver
 from unmixed.settings import Settings
@@ -123,7 +123,7 @@ async def test_a_bot_on_a_server_that_refuses_private_addresses_never_connects(
     )
     async with (
         ApiServer(settings) as api,
-        UnmixedClient(api.url, "egress-key") as client,
+        AsyncUnmixedClient(api.url, "egress-key") as client,
         AudioReceiver() as receiver,
         TestbedMeeting(janus.url, speaker) as meeting,
     ):

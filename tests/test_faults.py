@@ -15,7 +15,7 @@ import pytest
 
 from tests.meeting import audio_endpoint
 from tests.serve import ServeProcess
-from unmixed.client import UnmixedClient
+from unmixed.client import AsyncUnmixedClient
 from unmixed.receiver import AudioReceiver, ParticipantAudio
 from unmixed.receiver.tracks import Arrival
 from unmixed.testbed.meeting import TestbedMeeting
@@ -60,7 +60,7 @@ async def playing(meeting: TestbedMeeting) -> AsyncIterator[None]:
 
 
 async def recording_bot(
-    client: UnmixedClient, meeting: TestbedMeeting, receiver: AudioReceiver
+    client: AsyncUnmixedClient, meeting: TestbedMeeting, receiver: AudioReceiver
 ) -> Bot:
     """A bot streaming to `receiver`, already `in_call_recording`, leaving soon after everyone."""
     bot = await client.create_bot(
@@ -112,7 +112,7 @@ def delivered_seconds(messages: list[Arrival], start: float, end: float) -> floa
 
 @pytest.mark.timeout(240)
 async def test_receiver_away_for_ninety_seconds_loses_no_sample(
-    client: UnmixedClient, janus: JanusServer
+    client: AsyncUnmixedClient, janus: JanusServer
 ) -> None:
     """Recall gives up on a receiver after 90 s; unmixed holds that long and loses nothing."""
     async with AudioReceiver() as receiver, TestbedMeeting(janus.url, ONE_TONE) as meeting:
@@ -156,7 +156,7 @@ async def test_receiver_away_for_ninety_seconds_loses_no_sample(
     assert zeros < LONGEST_ALLOWED_ZEROS, f"a hole of {zeros} zero samples in the audio"
 
 
-async def test_janus_killed_ends_the_bot_within_five_seconds(client: UnmixedClient) -> None:
+async def test_janus_killed_ends_the_bot_within_five_seconds(client: AsyncUnmixedClient) -> None:
     """A meeting platform can vanish mid-call: the bot must say so and let go of receivers."""
     async with (
         JanusServer() as janus,
@@ -232,7 +232,7 @@ async def test_api_killed_and_restarted_mid_call(janus: JanusServer, tmp_path: P
     async with AudioReceiver() as receiver, TestbedMeeting(janus.url, ONE_TONE) as meeting:
         await first.start()
         try:
-            async with UnmixedClient(first.url, key) as client:
+            async with AsyncUnmixedClient(first.url, key) as client:
                 bot = await recording_bot(client, meeting, receiver)
             orphan = bot_process(first, bot.id)
             async with playing(meeting):
@@ -246,7 +246,7 @@ async def test_api_killed_and_restarted_mid_call(janus: JanusServer, tmp_path: P
                 )
                 async with (
                     ServeProcess(environment, log_path) as second,
-                    UnmixedClient(second.url, key) as client,
+                    AsyncUnmixedClient(second.url, key) as client,
                 ):
                     restarted_at = time.time()
                     await meeting.participants["A"].leave()

@@ -10,7 +10,7 @@ import httpx
 import psutil
 
 from unmixed.api.server import ApiServer
-from unmixed.client import UnmixedClient
+from unmixed.client import AsyncUnmixedClient
 from unmixed.testbed.meeting import TestbedMeeting
 from unmixed.testbed.scenario import Scenario
 from unmixed.testbed.server import JanusServer
@@ -28,7 +28,7 @@ def bot_process(bot_id: str) -> psutil.Process:
     raise LookupError(f"no process for bot {bot_id}")
 
 
-async def recording_bot(client: UnmixedClient, meeting_url: str) -> str:
+async def recording_bot(client: AsyncUnmixedClient, meeting_url: str) -> str:
     bot = await client.create_bot(
         meeting_url=meeting_url, recording_config={"audio_separate_raw": {}}
     )
@@ -37,7 +37,7 @@ async def recording_bot(client: UnmixedClient, meeting_url: str) -> str:
 
 
 async def test_leave_call_makes_the_bot_leave_within_two_seconds(
-    client: UnmixedClient, janus: JanusServer, api: ApiServer, api_key: str
+    client: AsyncUnmixedClient, janus: JanusServer, api: ApiServer, api_key: str
 ) -> None:
     async with TestbedMeeting(janus.url, ONE_SPEAKER) as meeting:
         bot_id = await recording_bot(client, meeting.meeting_url)
@@ -60,7 +60,7 @@ async def test_leave_call_makes_the_bot_leave_within_two_seconds(
 
 
 async def test_a_killed_bot_process_ends_fatal_and_the_api_lives_on(
-    client: UnmixedClient, janus: JanusServer
+    client: AsyncUnmixedClient, janus: JanusServer
 ) -> None:
     async with TestbedMeeting(janus.url, ONE_SPEAKER) as meeting:
         bot_id = await recording_bot(client, meeting.meeting_url)
@@ -77,7 +77,7 @@ async def test_a_killed_bot_process_ends_fatal_and_the_api_lives_on(
 
 
 async def test_a_killed_browser_bot_leaves_no_chromium_behind(
-    client: UnmixedClient, janus: JanusServer
+    client: AsyncUnmixedClient, janus: JanusServer
 ) -> None:
     async with TestbedMeeting(janus.url, ONE_SPEAKER) as meeting:
         bot_id = await recording_bot(client, meeting.web_meeting_url)
@@ -92,7 +92,7 @@ async def test_a_killed_browser_bot_leaves_no_chromium_behind(
 
 
 async def test_a_scheduled_bot_can_be_called_off_before_it_joins(
-    client: UnmixedClient, api: ApiServer, api_key: str
+    client: AsyncUnmixedClient, api: ApiServer, api_key: str
 ) -> None:
     later = datetime.now(UTC) + timedelta(minutes=5)
     bot = await client.create_bot(
@@ -102,6 +102,6 @@ async def test_a_scheduled_bot_can_be_called_off_before_it_joins(
     assert abs((bot.join_at - later).total_seconds()) < 0.001
     async with httpx.AsyncClient(base_url=api.url, headers={"Authorization": api_key}) as http:
         assert (await http.post(f"/api/v1/bot/{bot.id}/leave_call")).status_code == 200
-    bot = await client.bot(bot.id)
+    bot = await client.get_bot(bot.id)
     assert [c.code for c in bot.status_changes] == ["ready", "call_ended", "done"]
     assert bot.status_changes[1].sub_code == SubCode.BOT_RECEIVED_LEAVE_CALL

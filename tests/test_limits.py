@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from tests.test_api import bot_request
 from tests.test_lifecycle import bot_process
 from unmixed.api.server import ApiServer
-from unmixed.client import UnmixedClient
+from unmixed.client import AsyncUnmixedClient
 from unmixed.settings import Settings
 from unmixed.store import ApiKeys, open_database
 from unmixed.testbed.meeting import TestbedMeeting
@@ -116,7 +116,7 @@ async def test_no_free_slot_is_507_and_starts_nothing(
     async with (
         TestbedMeeting(janus.url, speaker) as meeting,
         httpx.AsyncClient(base_url=fresh_api.url, headers={"Authorization": key}) as http,
-        UnmixedClient(fresh_api.url, key) as client,
+        AsyncUnmixedClient(fresh_api.url, key) as client,
     ):
         request = bot_request(meeting_url=meeting.meeting_url)
         first = await http.post("/api/v1/bot/", json=request)

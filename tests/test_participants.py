@@ -4,7 +4,7 @@ import pytest
 
 from tests.audio import assert_continuous, dominant_frequency
 from tests.meeting import attend
-from unmixed.client import UnmixedClient
+from unmixed.client import AsyncUnmixedClient
 from unmixed.receiver import AudioReceiver
 from unmixed.testbed.server import JanusServer
 from unmixed.wire.status import StatusCode, SubCode
@@ -14,7 +14,7 @@ SIGNAL_DELAY = 0.5
 
 
 async def test_mute_closes_and_unmute_opens_a_connection(
-    client: UnmixedClient, janus: JanusServer, receiver: AudioReceiver
+    client: AsyncUnmixedClient, janus: JanusServer, receiver: AudioReceiver
 ) -> None:
     attended = await attend(
         client,
@@ -54,7 +54,7 @@ async def test_mute_closes_and_unmute_opens_a_connection(
 
 
 async def test_late_joiner_gets_the_next_id_and_the_bot_leaves_when_everyone_has(
-    client: UnmixedClient, janus: JanusServer, receiver: AudioReceiver
+    client: AsyncUnmixedClient, janus: JanusServer, receiver: AudioReceiver
 ) -> None:
     attended = await attend(
         client,

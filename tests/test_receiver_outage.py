@@ -6,7 +6,7 @@ import time
 import numpy as np
 
 from tests.meeting import attend
-from unmixed.client import UnmixedClient
+from unmixed.client import AsyncUnmixedClient
 from unmixed.receiver import AudioReceiver
 from unmixed.testbed.meeting import TestbedMeeting
 from unmixed.testbed.server import JanusServer
@@ -16,7 +16,9 @@ OUTAGE_SECONDS = 5.0
 RETRY_SECONDS = 3.0
 
 
-async def test_receiver_away_for_five_seconds(client: UnmixedClient, janus: JanusServer) -> None:
+async def test_receiver_away_for_five_seconds(
+    client: AsyncUnmixedClient, janus: JanusServer
+) -> None:
     async with AudioReceiver() as flaky, AudioReceiver() as steady:
         outage: dict[str, float] = {}
 

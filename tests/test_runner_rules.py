@@ -30,6 +30,7 @@ from tests.scripted import (
 from unmixed.platforms.base import JoinError
 from unmixed.receiver import AudioReceiver
 from unmixed.wire.bots import Bot
+from unmixed.wire.realtime import PARTICIPANT_EVENTS
 from unmixed.wire.status import SubCode
 
 QUICK = {"everyone_left_timeout": 0.05, "noone_joined_timeout": 0.2}
@@ -110,6 +111,48 @@ async def test_three_people_each_on_their_own_connections(
     first, second = people["Ann"].connections
     assert second.span()[0] - first.span()[1] == pytest.approx(2.0, abs=0.03), "the mute's gap"
     assert people["Bob"].seconds == pytest.approx(1.0, abs=0.05), "nothing while muted"
+
+
+async def test_participant_events_arrive_in_order_on_the_audio_timeline(
+    receiver: AudioReceiver, tmp_path: Path
+) -> None:
+    endpoint = {"type": "websocket", "url": receiver.url, "events": [*PARTICIPANT_EVENTS]}
+    script: list[Step] = [
+        Join("a", "Ann"),
+        Join("b", "Bob", muted=True),
+        UntilRecording(),
+        Speak("a", 440, 1.0),
+        Silence(1.0),
+        Speak("a", 440, 0.5),
+        Rename("b", "Bobby"),
+        Leave("a"),
+        Leave("b"),
+    ]
+    bot, _ = await run(
+        receiver,
+        tmp_path,
+        script,
+        recording_config={"participant_events": {}, "realtime_endpoints": [endpoint]},
+    )
+    assert codes(bot)[-1] == ("done", None)
+    heard = [(e.event.rsplit(".", 1)[1], e.name) for e in receiver.participant_events]
+    assert heard == [
+        ("join", "Ann"),
+        ("join", "Bob"),
+        ("speech_on", "Ann"),
+        ("speech_off", "Ann"),
+        ("speech_on", "Ann"),
+        ("update", "Bobby"),
+        ("speech_off", "Ann"),
+        ("leave", "Ann"),
+        ("leave", "Bobby"),
+    ]
+    onsets = [e.relative for e in receiver.participant_events if e.event.endswith("speech_on")]
+    offsets = [e.relative for e in receiver.participant_events if e.event.endswith("speech_off")]
+    assert onsets == pytest.approx([0.0, 2.0], abs=0.03), "dated on the audio's own clock"
+    assert offsets[0] == pytest.approx(1.0, abs=0.15), "the detector's own hangover, at most"
+    assert offsets[1] == pytest.approx(2.5, abs=0.03), "a leave ends speech where the audio ends"
+    assert receiver.invalid_messages == []
 
 
 async def test_events_from_another_thread_arrive_in_order(

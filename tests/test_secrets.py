@@ -14,7 +14,7 @@ import pytest
 
 from tests.serve import ServeProcess
 from tests.test_lifecycle import bot_process
-from unmixed.client import UnmixedClient
+from unmixed.client import AsyncUnmixedClient
 from unmixed.net import free_port
 from unmixed.testbed.meeting import TestbedMeeting
 from unmixed.testbed.scenario import Scenario
@@ -56,7 +56,7 @@ def request(meeting_url: str) -> dict[str, object]:
     }
 
 
-async def finished(client: UnmixedClient, bot_id: str) -> Bot:
+async def finished(client: AsyncUnmixedClient, bot_id: str) -> Bot:
     return await client.wait_for_status(bot_id, set(FINAL_CODES), timeout=40)
 
 
@@ -72,7 +72,7 @@ async def test_no_secret_in_any_log_status_or_error(tmp_path: Path, janus: Janus
     bots: list[Bot] = []
     async with (
         ServeProcess(environment, log_path) as api,
-        UnmixedClient(api.url, API_KEY) as client,
+        AsyncUnmixedClient(api.url, API_KEY) as client,
         httpx.AsyncClient(base_url=api.url) as anonymous,
     ):
 

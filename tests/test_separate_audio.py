@@ -10,7 +10,7 @@ import pytest
 from tests.audio import assert_continuous, dominant_frequency, tone_level_db
 from tests.meeting import Attended, attend
 from unmixed.api.server import ApiServer
-from unmixed.client import UnmixedClient
+from unmixed.client import AsyncUnmixedClient
 from unmixed.receiver import AudioReceiver
 from unmixed.testbed.server import JanusServer
 from unmixed.wire.status import StatusCode
@@ -26,7 +26,7 @@ async def three_tones(
     janus: JanusServer, api: ApiServer, api_key: str
 ) -> AsyncIterator[ThreeTones]:
     """One meeting shared by this module's tests: three tones, six seconds, everyone leaves."""
-    async with AudioReceiver() as receiver, UnmixedClient(api.url, api_key) as client:
+    async with AudioReceiver() as receiver, AsyncUnmixedClient(api.url, api_key) as client:
         attended = await attend(
             client,
             janus.url,

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.serve import ServeProcess
-from unmixed.client import UnmixedClient
+from unmixed.client import AsyncUnmixedClient
 from unmixed.wire.status import FINAL_CODES, StatusCode, SubCode
 
 pytestmark = pytest.mark.skipif(
@@ -30,7 +30,10 @@ async def test_offline_a_zoom_bot_ends_zoom_auth_failed(tmp_path: Path) -> None:
         "UNMIXED_ZOOM_CLIENT_ID": "offlineClientId0123",
         "UNMIXED_ZOOM_CLIENT_SECRET": CLIENT_SECRET,
     }
-    async with ServeProcess(environment, log_path) as api, UnmixedClient(api.url, KEY) as client:
+    async with (
+        ServeProcess(environment, log_path) as api,
+        AsyncUnmixedClient(api.url, KEY) as client,
+    ):
         bot = await client.create_bot(
             meeting_url=f"https://us02web.zoom.us/j/85512345678?pwd={MEETING_PASSWORD}",
             zoom={"zak_token": "PLANTED-zak-token"},

@@ -16,7 +16,8 @@ from unmixed.logs import configure_logging
 from unmixed.settings import Settings
 
 if TYPE_CHECKING:
-    from unmixed.store import ApiKeys
+    from unmixed.store import ApiKeys, Owner
+    from unmixed.store.webhooks import WebhookEndpoints
 
 app = typer.Typer(
     help="unmixed: meeting bots that stream each participant's audio separately.",
@@ -25,6 +26,11 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+webhooks_app = typer.Typer(
+    help="Status webhooks: endpoints and the signing secret of an account.",
+    no_args_is_help=True,
+)
+app.add_typer(webhooks_app, name="webhooks")
 console = Console(stderr=True)
 
 
@@ -87,6 +93,90 @@ def revoke_key(key_id: Annotated[int, typer.Argument(help="The id `keys list` sh
         console.print(f"no key with id {key_id}")
         raise typer.Exit(1)
     console.print(f"key {key_id} revoked")
+
+
+KeyIdOption = Annotated[
+    int | None,
+    typer.Option(
+        "--key-id",
+        help="Act for the account of this stored key (`keys list`); default: the "
+        "UNMIXED_API_KEY account.",
+    ),
+]
+
+
+def _webhook_account(key_id: int | None) -> tuple["WebhookEndpoints", "Owner"]:
+    """The endpoints store and the account to act for, refusing a key that is not stored."""
+    from unmixed.store import ENVIRONMENT_KEY, ApiKeys, Owner, open_database
+    from unmixed.store.webhooks import WebhookEndpoints
+
+    database = open_database(Settings().resolved_database_url(), migrate=True)
+    if key_id is None:
+        return WebhookEndpoints(database), ENVIRONMENT_KEY
+    if key_id not in {key.id for key in ApiKeys(database).all()}:
+        raise typer.BadParameter(f"no stored key with id {key_id}", param_hint="--key-id")
+    return WebhookEndpoints(database), Owner(key_id)
+
+
+@webhooks_app.command("add")
+def add_webhook(
+    url: Annotated[str, typer.Argument(help="http:// or https:// URL to POST events to.")],
+    key_id: KeyIdOption = None,
+) -> None:
+    """Send the account's bot status changes to URL. Prints the signing secret once,
+    when the account's first endpoint makes it."""
+    from unmixed.egress import EgressPolicy
+    from unmixed.wire.bots import FieldError
+    from unmixed.wire.webhooks import WebhookEndpointCreate
+
+    try:
+        WebhookEndpointCreate(url=url).check_url(
+            EgressPolicy(allow_private=Settings().egress_allow_private)
+        )
+    except FieldError as error:
+        raise typer.BadParameter(error.detail, param_hint="URL") from error
+    except ValueError as error:  # pydantic's: too long, or not text a database can hold
+        raise typer.BadParameter(str(error), param_hint="URL") from error
+    endpoints, owner = _webhook_account(key_id)
+    added = endpoints.add(owner, url)
+    console.print(f"endpoint {added.endpoint.id} added")
+    if added.new_secret is None:
+        console.print(
+            "the account's signing secret already exists; `unmixed webhooks rotate-secret` "
+            "replaces it and prints the new one"
+        )
+    else:
+        console.print("signing secret (shown once; verify each webhook with it):")
+        typer.echo(added.new_secret)
+
+
+@webhooks_app.command("list")
+def list_webhooks(key_id: KeyIdOption = None) -> None:
+    """The account's endpoints, one a line: id, when added, URL (whole, never cut short)."""
+    endpoints, owner = _webhook_account(key_id)
+    for endpoint in endpoints.all(owner):
+        typer.echo(f"{endpoint.id}  {endpoint.created_at:%Y-%m-%d %H:%M:%S}  {endpoint.url}")
+
+
+@webhooks_app.command("remove")
+def remove_webhook(
+    endpoint_id: Annotated[str, typer.Argument(help="The id `webhooks list` shows.")],
+    key_id: KeyIdOption = None,
+) -> None:
+    """Stop sending to an endpoint; its undelivered events are dropped."""
+    endpoints, owner = _webhook_account(key_id)
+    if not endpoints.remove(owner, endpoint_id):
+        console.print(f"no endpoint with id {endpoint_id} for this account")
+        raise typer.Exit(1)
+    console.print(f"endpoint {endpoint_id} removed")
+
+
+@webhooks_app.command("rotate-secret")
+def rotate_webhook_secret(key_id: KeyIdOption = None) -> None:
+    """Replace the account's signing secret and print the new one; every webhook sent
+    from now on, retries included, is signed with it."""
+    endpoints, owner = _webhook_account(key_id)
+    typer.echo(endpoints.rotate_secret(owner))
 
 
 @app.command()

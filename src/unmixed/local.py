@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from unmixed.api.server import ApiServer
-from unmixed.client import UnmixedClient
+from unmixed.client import AsyncUnmixedClient
 from unmixed.receiver import AudioReceiver
 from unmixed.settings import Settings
 from unmixed.testbed.server import JanusServer
@@ -29,7 +29,7 @@ class LocalStack:
     janus: JanusServer
     receiver: AudioReceiver
     api: ApiServer
-    client: UnmixedClient
+    client: AsyncUnmixedClient
 
     async def send_bot(self, meeting_url: str, bot_name: str = "unmixed") -> Bot:
         """Create a bot with Recall's request shape and wait until it is recording."""
@@ -66,6 +66,6 @@ async def local_stack(work_dir: Path, out_dir: Path | None = None) -> AsyncItera
         JanusServer() as janus,
         AudioReceiver(out_dir=out_dir) as receiver,
         ApiServer(settings) as api,
-        UnmixedClient(api.url, api_key) as client,
+        AsyncUnmixedClient(api.url, api_key) as client,
     ):
         yield LocalStack(janus, receiver, api, client)

@@ -6,7 +6,7 @@ them, shows `**********`, never the value.
 
 from pathlib import Path
 
-from pydantic import Field, PositiveInt, SecretStr
+from pydantic import Field, PositiveFloat, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     rate_limit_list: str = Field(default="60/minute", description="Per key: GET /bot/.")
     rate_limit_other: str = Field(default="300/minute", description="Per key: every other route.")
     max_body_bytes: PositiveInt = Field(default=1 << 20, description="Largest request body.")
+    webhook_retry_hours: PositiveFloat = Field(
+        default=24.0,
+        description="How long a status webhook is retried (as at Recall) before it is failed.",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url is not None:

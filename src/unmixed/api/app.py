@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
@@ -12,10 +13,12 @@ from unmixed.api.guard import RequestGuard
 from unmixed.api.openapi import install_openapi
 from unmixed.api.routes import router
 from unmixed.api.state import ServiceState
+from unmixed.api.webhooks import router as webhooks_router
 from unmixed.bots.dispatcher import LocalDispatcher
 from unmixed.logs import register_secret
 from unmixed.settings import Settings
 from unmixed.store import Bots, open_database
+from unmixed.webhooks import WebhookDelivery
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,10 +31,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = open_database(database_url, migrate=True)
         dispatcher = LocalDispatcher(Bots(database), settings)
-        app.state.service = ServiceState(settings, database, dispatcher)
+        app.state.service = state = ServiceState(settings, database, dispatcher)
+        webhooks = WebhookDelivery(
+            database, state.egress, timedelta(hours=settings.webhook_retry_hours)
+        )
         dispatcher.dispatch_waiting()
         try:
-            yield
+            async with webhooks:
+                yield
         finally:
             await dispatcher.shutdown()
             database.engine.dispose()
@@ -47,4 +54,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(router)
+    app.include_router(webhooks_router)
     return app

@@ -1,5 +1,5 @@
 """What every request passes through: key, rate and body size before it is routed,
-and a wall around whatever fails after.
+then its `Idempotency-Key` (`idempotency.py`), and a wall around whatever fails after.
 
 It runs as ASGI middleware, ahead of FastAPI, because FastAPI reads and parses
 a body before any dependency runs: here an anonymous or over-eager caller is
@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from unmixed.api.auth import authenticate
 from unmixed.api.errors import INTERNAL_ERROR, ApiProblem, error_response
+from unmixed.api.idempotency import answer_once
 from unmixed.api.rate_limits import RouteClass
 from unmixed.api.state import ServiceState
 from unmixed.store import Owner
@@ -74,7 +75,10 @@ class RequestGuard:
         except ClientGone:
             return  # half a body and a hang-up: nothing to act on, nobody to answer
         scope.setdefault("state", {})["owner"] = owner
-        await self.app(scope, _replay(body, receive), send)
+        state: ServiceState = scope["app"].state.service
+        await answer_once(
+            self.app, state.idempotency, scope, _replay(body, receive), send, owner=owner, body=body
+        )
 
     async def _admit(self, scope: Scope, receive: Receive) -> tuple[Owner, bytes]:
         state: ServiceState = scope["app"].state.service

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from unmixed.api import idempotency
 from unmixed.wire.bots import ApiError
 
 COMMON_ERRORS = (401, 405, 413, 429)
@@ -20,12 +21,23 @@ _DESCRIPTIONS = {
     400: "Bad input: `field` names what is wrong.",
     401: "No API key, or not a valid one.",
     404: "No such bot for this key (or no such page).",
-    405: "The route does not take this method.",
+    405: "The route does not take this method (DELETE of a bot: it has been dispatched).",
+    409: "A request with this `Idempotency-Key` is still in progress; retry it later.",
     413: "The request body is over the server's cap.",
+    422: "This `Idempotency-Key` was used within the hour for a request with another body.",
     429: "Too many requests for this key; wait `Retry-After` seconds.",
     507: "Every bot slot of the server is busy; retry after `Retry-After` seconds.",
 }
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
+_IDEMPOTENCY_KEY = {
+    "name": idempotency.HEADER,
+    "in": "header",
+    "required": False,
+    "description": "A retry with the same key within an hour gets the first answer again, "
+    "without the request running twice.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH},
+}
+_IDEMPOTENCY_ERRORS = (400, 409, 422)
 
 
 def documented_errors(statuses: tuple[int, ...]) -> dict[int | str, dict[str, Any]]:
@@ -58,9 +70,11 @@ def install_openapi(app: FastAPI) -> None:
 
 def _corrected(document: dict[str, Any]) -> dict[str, Any]:
     for path_item in document.get("paths", {}).values():
-        for operation in path_item.values():
+        for method, operation in path_item.items():
             operation["responses"].pop("422", None)
             operation["security"] = [{"ApiKey": []}]
+            if method.upper() in idempotency.METHODS:
+                _document_idempotency(operation)
     components = document.setdefault("components", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         components.get("schemas", {}).pop(unused, None)
@@ -73,3 +87,18 @@ def _corrected(document: dict[str, Any]) -> dict[str, Any]:
         }
     }
     return document
+
+
+def _document_idempotency(operation: dict[str, Any]) -> None:
+    """`RequestGuard` takes an `Idempotency-Key` on every POST, PUT and PATCH."""
+    operation.setdefault("parameters", []).append(_IDEMPOTENCY_KEY)
+    for status in _IDEMPOTENCY_ERRORS:
+        operation["responses"].setdefault(
+            str(status),
+            {
+                "description": _DESCRIPTIONS[status],
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}
+                },
+            },
+        )

@@ -1,4 +1,5 @@
-"""`/api/v1/bot/...`: create bots, list them, read one, ask one to leave.
+"""`/api/v1/bot/...`: create bots, list them, read one, change or delete one not yet
+dispatched, ask one to leave.
 
 Every route answers with and without its trailing slash, with no redirect:
 Recall's clients send both, and a redirected POST loses its body.
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import StringConstraints
 
 from unmixed.api.auth import Caller
@@ -18,11 +19,11 @@ from unmixed.api.errors import ApiProblem
 from unmixed.api.openapi import documented_errors
 from unmixed.api.state import ServiceState, service_state
 from unmixed.bots.capacity import RETRY_AFTER_SECONDS
-from unmixed.bots.dispatcher import NoFreeSlot
+from unmixed.bots.dispatcher import NoFreeSlot, NotScheduled
 from unmixed.store import BotFilters, Owner
-from unmixed.wire.bots import Bot, BotCreate, BotPage, FieldError
+from unmixed.wire.bots import Bot, BotCreate, BotPage, BotUpdate, FieldError
 from unmixed.wire.common import METADATA_KEY_MAX_LENGTH, storable_text
-from unmixed.wire.meeting_url import Platform
+from unmixed.wire.meeting_url import MeetingUrl, Platform
 from unmixed.wire.status import FINAL_CODES, StatusCode
 
 router = APIRouter(prefix="/api/v1")
@@ -60,15 +61,8 @@ def route(
 
 @route("POST", "/bot", status_code=201, response_model=Bot, errors=(400, 507))
 async def create_bot(request: BotCreate, owner: Caller, state: State) -> Bot:
-    meeting = request.parsed_meeting_url()
-    if meeting.platform.is_testbed and not state.settings.testbed_enabled:
-        raise FieldError(
-            "meeting_url", "testbed meetings are switched off here (UNMIXED_TESTBED_ENABLED)"
-        )
-    request.check_realtime_endpoints(state.egress)
-    delay = (
-        0.0 if request.join_at is None else (request.join_at - datetime.now(UTC)).total_seconds()
-    )
+    meeting = _checked_meeting(request, state)
+    delay = _delay(request)
     immediate = delay < SCHEDULED_AHEAD_SECONDS
     if immediate:
         _reserve_slot(state)
@@ -82,17 +76,39 @@ async def create_bot(request: BotCreate, owner: Caller, state: State) -> Bot:
     return bot
 
 
+def _checked_meeting(request: BotCreate, state: ServiceState) -> MeetingUrl:
+    """The meeting of a bot about to be stored, once what no JSON schema can say is checked."""
+    meeting = request.parsed_meeting_url()
+    if meeting.platform.is_testbed and not state.settings.testbed_enabled:
+        raise FieldError(
+            "meeting_url", "testbed meetings are switched off here (UNMIXED_TESTBED_ENABLED)"
+        )
+    request.check_realtime_endpoints(state.egress)
+    return meeting
+
+
+def _delay(request: BotCreate) -> float:
+    """Seconds until the bot is due to join (negative when that is past)."""
+    if request.join_at is None:
+        return 0.0
+    return (request.join_at - datetime.now(UTC)).total_seconds()
+
+
 def _reserve_slot(state: ServiceState) -> None:
     try:
         state.dispatcher.reserve()
     except NoFreeSlot as error:
-        raise ApiProblem(
-            507,
-            "no_free_bot_slot",
-            f"all {state.dispatcher.slots} bot slots of this server are busy; retry later, "
-            "or schedule the bot with join_at",
-            retry_after=RETRY_AFTER_SECONDS,
-        ) from error
+        raise _no_free_slot(state) from error
+
+
+def _no_free_slot(state: ServiceState) -> ApiProblem:
+    return ApiProblem(
+        507,
+        "no_free_bot_slot",
+        f"all {state.dispatcher.slots} bot slots of this server are busy; retry later, "
+        "or schedule the bot with join_at",
+        retry_after=RETRY_AFTER_SECONDS,
+    )
 
 
 @route("GET", "/bot", response_model=BotPage, errors=(400, 404))
@@ -187,13 +203,65 @@ async def retrieve_bot(bot_id: str, owner: Caller, state: State) -> Bot:
     return await _owned_bot(state, bot_id, owner)
 
 
+@route("PATCH", "/bot/{bot_id}", response_model=Bot, errors=(400, 404, 507))
+async def update_bot(bot_id: str, changes: BotUpdate, owner: Caller, state: State) -> Bot:
+    """Recall's Update Scheduled Bot: only a bot not yet dispatched can change. A
+    `join_at` moved within the ad hoc window takes a bot slot, as a new bot would."""
+    _refuse_completed(await _owned_bot(state, bot_id, owner))
+    request = changes.applied_to(await asyncio.to_thread(state.bots.request, bot_id))
+    meeting = _checked_meeting(request, state)
+    delay = _delay(request)
+    try:
+        return await state.dispatcher.reschedule(
+            bot_id,
+            lambda: asyncio.to_thread(state.bots.update, bot_id, request, meeting),
+            delay=max(0.0, delay),
+            ad_hoc=delay < SCHEDULED_AHEAD_SECONDS,
+        )
+    except NotScheduled as error:
+        raise ApiProblem(
+            400, "update_bot_failed", "Only non-dispatched bots can be updated"
+        ) from error
+    except NoFreeSlot as error:
+        raise _no_free_slot(state) from error
+
+
+@route(
+    "DELETE",
+    "/bot/{bot_id}",
+    status_code=204,
+    response_class=Response,
+    errors=(400, 404),
+)
+async def delete_bot(bot_id: str, owner: Caller, state: State) -> Response:
+    """Recall's Delete Scheduled Bot: only a bot not yet dispatched can be deleted;
+    one that has been is asked to leave with `leave_call`."""
+    _refuse_completed(await _owned_bot(state, bot_id, owner))
+    try:
+        await state.dispatcher.call_off(
+            bot_id, lambda: asyncio.to_thread(state.bots.delete, bot_id)
+        )
+    except NotScheduled as error:
+        raise ApiProblem(
+            405,
+            "bot_already_dispatched",
+            "Method is not allowed for this bot: it has already been dispatched "
+            "(only a scheduled bot not yet dispatched can be deleted; use leave_call)",
+        ) from error
+    return Response(status_code=204)
+
+
 @route("POST", "/bot/{bot_id}/leave_call", response_model=Bot, errors=(400, 404))
 async def leave_call(bot_id: str, owner: Caller, state: State) -> Bot:
-    bot = await _owned_bot(state, bot_id, owner)
-    if bot.status_changes[-1].code in (*FINAL_CODES, StatusCode.CALL_ENDED):
-        raise ApiProblem(400, "cannot_command_completed_bot", "this bot has already left its call")
+    _refuse_completed(await _owned_bot(state, bot_id, owner))
     await state.dispatcher.request_leave(bot_id)
     return await _owned_bot(state, bot_id, owner)
+
+
+def _refuse_completed(bot: Bot) -> None:
+    """A bot that has left its call takes no more commands, as at Recall."""
+    if bot.status_changes[-1].code in (*FINAL_CODES, StatusCode.CALL_ENDED):
+        raise ApiProblem(400, "cannot_command_completed_bot", "this bot has already left its call")
 
 
 async def _owned_bot(state: ServiceState, bot_id: str, owner: Owner) -> Bot:

@@ -9,6 +9,7 @@ from unmixed.bots.dispatcher import LocalDispatcher
 from unmixed.egress import EgressPolicy
 from unmixed.settings import Settings
 from unmixed.store import ApiKeys, Bots, Database
+from unmixed.store.idempotency import IdempotencyKeys
 
 
 @dataclass
@@ -18,12 +19,14 @@ class ServiceState:
     dispatcher: LocalDispatcher
     bots: Bots = field(init=False)
     keys: ApiKeys = field(init=False)
+    idempotency: IdempotencyKeys = field(init=False)
     rate_limits: RateLimits = field(init=False)
     egress: EgressPolicy = field(init=False)
 
     def __post_init__(self) -> None:
         self.bots = Bots(self.database)
         self.keys = ApiKeys(self.database)
+        self.idempotency = IdempotencyKeys(self.database)
         self.rate_limits = RateLimits(self.settings)
         self.egress = EgressPolicy(allow_private=self.settings.egress_allow_private)
 

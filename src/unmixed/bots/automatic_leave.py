@@ -58,6 +58,11 @@ class PresenceRules:
         self._only_bots_by_name_since: float | None = None
         self._only_unheard_since: float | None = None
 
+    @property
+    def present(self) -> list[str]:
+        """Who is in the call now, by key."""
+        return list(self._present)
+
     def start(self) -> None:
         """The bot is in the call: the no-one-joined and silence clocks start now."""
         self._in_call_since = self._last_heard = self._clock()

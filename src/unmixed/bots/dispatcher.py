@@ -8,7 +8,10 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import structlog
 
@@ -27,9 +30,24 @@ BOT_ERRORED_MESSAGE = "the bot stopped after an unexpected error; the server log
 
 log = structlog.get_logger(__name__)
 
+T = TypeVar("T")
+
 
 class NoFreeSlot(Exception):
     """Every bot slot of this machine is taken."""
+
+
+class NotScheduled(Exception):
+    """The bot is not waiting for its `join_at` here: it has been dispatched."""
+
+
+@dataclass(frozen=True)
+class _Withdrawn:
+    """A bot taken off its timer. If it held a slot, that slot is now a reservation."""
+
+    bot_id: str
+    deadline: float
+    held_slot: bool
 
 
 class LocalDispatcher:
@@ -45,8 +63,8 @@ class LocalDispatcher:
         self._reserved = 0
         self._processes: dict[str, asyncio.subprocess.Process] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._scheduled: set[str] = set()
-        """Bots waiting for their `join_at`."""
+        self._scheduled: dict[str, float] = {}
+        """Bots waiting for their `join_at`, with when it comes (loop time)."""
         self._slotless: set[str] = set()
         """Those of them that hold no slot (scheduled well ahead)."""
         self._asked_to_leave: set[str] = set()
@@ -71,7 +89,7 @@ class LocalDispatcher:
         if reserved:
             self.unreserve()
         if delay:
-            self._scheduled.add(bot_id)
+            self._scheduled[bot_id] = asyncio.get_running_loop().time() + delay
             if not reserved:
                 self._slotless.add(bot_id)
         task = asyncio.create_task(self._run(bot_id, delay), name=f"bot-{bot_id}")
@@ -81,16 +99,74 @@ class LocalDispatcher:
     def _forget(self, bot_id: str, task: asyncio.Task[None]) -> None:
         if self._tasks.get(bot_id) is task:
             del self._tasks[bot_id]
-            self._scheduled.discard(bot_id)
+            self._scheduled.pop(bot_id, None)
             self._slotless.discard(bot_id)
+
+    async def reschedule(
+        self, bot_id: str, write: Callable[[], Awaitable[T]], *, delay: float, ad_hoc: bool
+    ) -> T:
+        """Move a bot waiting for its `join_at` to `delay` seconds from now, `write`ing
+        its change while it is off its timer, so it never starts half changed.
+
+        `NotScheduled` if it has been dispatched. An `ad_hoc` time (due soon) keeps
+        the slot the bot held or takes a free one (`NoFreeSlot` if none is); a time
+        well ahead gives the slot up. If anything fails, the old timer stands.
+        """
+        withdrawn = self._withdraw(bot_id)
+        takes_slot = ad_hoc and not withdrawn.held_slot
+        try:
+            if takes_slot:
+                self.reserve()
+            try:
+                result = await write()
+            except BaseException:
+                if takes_slot:
+                    self.unreserve()
+                raise
+        except BaseException:
+            self._restore(withdrawn)
+            raise
+        if withdrawn.held_slot and not ad_hoc:
+            self.unreserve()
+        self.dispatch(bot_id, delay=delay, reserved=ad_hoc)
+        return result
+
+    async def call_off(self, bot_id: str, write: Callable[[], Awaitable[None]]) -> None:
+        """Stop a bot waiting for its `join_at` for good, `write`ing why once it can no
+        longer start; `NotScheduled` if it has been dispatched. If `write` fails,
+        the bot stays scheduled."""
+        withdrawn = self._withdraw(bot_id)
+        try:
+            await write()
+        except BaseException:
+            self._restore(withdrawn)
+            raise
+        if withdrawn.held_slot:
+            self.unreserve()
+
+    def _withdraw(self, bot_id: str) -> _Withdrawn:
+        """Take a bot off its timer before it fires (synchronously: nothing can start
+        it meanwhile), turning the slot it held, if any, into a reservation."""
+        deadline = self._scheduled.pop(bot_id, None)
+        if deadline is None:
+            raise NotScheduled(bot_id)
+        held_slot = bot_id not in self._slotless
+        self._slotless.discard(bot_id)
+        self._tasks.pop(bot_id).cancel()
+        if held_slot:
+            self._reserved += 1
+        return _Withdrawn(bot_id, deadline, held_slot)
+
+    def _restore(self, withdrawn: _Withdrawn) -> None:
+        delay = max(0.0, withdrawn.deadline - asyncio.get_running_loop().time())
+        self.dispatch(withdrawn.bot_id, delay=delay, reserved=withdrawn.held_slot)
 
     async def request_leave(self, bot_id: str) -> None:
         """Ask a bot to leave its call (it records `bot_received_leave_call`); a bot still
         waiting for its `join_at` is called off instead, and ends the same way."""
-        if bot_id in self._scheduled:
-            self._tasks[bot_id].cancel()
-            await self._record_leave(bot_id)
-        else:
+        try:
+            await self.call_off(bot_id, lambda: self._record_leave(bot_id))
+        except NotScheduled:
             self._signal_leave(bot_id)
 
     async def _record_leave(self, bot_id: str) -> None:
@@ -109,7 +185,7 @@ class LocalDispatcher:
     async def _run(self, bot_id: str, delay: float) -> None:
         if delay:
             await asyncio.sleep(delay)
-            self._scheduled.discard(bot_id)
+            self._scheduled.pop(bot_id, None)
             self._slotless.discard(bot_id)
         try:
             await self._run_process(bot_id)

@@ -18,10 +18,15 @@ import structlog
 
 from unmixed.bots.automatic_leave import PresenceRules
 from unmixed.bots.dispatcher import ALREADY_CLAIMED_EXIT_CODE, BOT_ERRORED_MESSAGE
+from unmixed.bots.events_feed import ParticipantEventsFeed
+from unmixed.bots.mixed_feed import MixedAudioFeed
 from unmixed.bots.participants import ParticipantDirectory
 from unmixed.bots.platforms import adapter_for
 from unmixed.bots.store_writer import StoreWriter
+from unmixed.delivery.audio_mixed import AudioMixedDelivery
 from unmixed.delivery.audio_separate import AudioSeparateDelivery, StreamContext
+from unmixed.delivery.connection import Outbound
+from unmixed.delivery.participant_events import ParticipantEventsDelivery
 from unmixed.egress import EgressPolicy
 from unmixed.logs import configure_logging, flush_logs, register_secret
 from unmixed.media import AudioSegment, PcmFrame, TimelineBreak
@@ -44,6 +49,7 @@ from unmixed.platforms.base import (
 from unmixed.settings import Settings
 from unmixed.store import BotRecord, Bots, open_database
 from unmixed.store.repository import RecordingRef
+from unmixed.store.webhooks import WebhookEndpoints
 from unmixed.wire.common import ObjectRef
 from unmixed.wire.status import StatusCode, SubCode
 
@@ -81,11 +87,19 @@ class BotRun:
     """
 
     def __init__(
-        self, bot: BotRecord, bots: Bots, adapter: MeetingAdapter, egress: EgressPolicy
+        self,
+        bot: BotRecord,
+        bots: Bots,
+        adapter: MeetingAdapter,
+        egress: EgressPolicy,
+        *,
+        secret: str | None = None,
     ) -> None:
+        """`secret`: the account's verification secret, which signs every connection and
+        request to the user's endpoints (None: the account has none yet)."""
         self._bot = bot
         self._adapter = adapter
-        self._egress = egress
+        self._outbound = Outbound(egress, secret)
         self._store = StoreWriter(bots, bot.id)
         self._directory = ParticipantDirectory()
         self._flowing: set[str] = set()
@@ -94,6 +108,8 @@ class BotRun:
         self._permission: RecordingPermission | None = None
         self._in_call = False
         self._delivery: AudioSeparateDelivery | None = None
+        self._events: ParticipantEventsFeed | None = None
+        self._mixed: MixedAudioFeed | None = None
         self._presence = PresenceRules(bot.automatic_leave)
         self._deadlines: dict[str, float] = {}
         """Other reasons to leave at a given moment (loop time), by sub_code."""
@@ -137,8 +153,9 @@ class BotRun:
         finally:
             await self._adapter.leave()
         self._post(StatusCode.CALL_ENDED, reason)
-        if self._delivery is not None:
-            await self._delivery.close(DRAIN_SECONDS)
+        outputs = (self._delivery, self._events, self._mixed)
+        closing = [output.close(DRAIN_SECONDS) for output in outputs if output is not None]
+        await asyncio.gather(*closing)
         self._post(StatusCode.DONE)
 
     async def _join(self) -> str | None:
@@ -268,16 +285,22 @@ class BotRun:
             case ParticipantJoined(participant):
                 entry = self._directory.add(participant)
                 self._presence.joined(participant.key, participant.name)
+                if self._events is not None:
+                    self._events.joined(participant.key)
                 self._deadlines_changed()
                 log.info("participant joined", participant=entry.id, name=entry.name)
             case ParticipantUpdated(participant):
                 entry = self._directory.update(participant)
                 self._presence.renamed(participant.key, participant.name)
+                if self._events is not None:
+                    self._events.updated(participant.key)
                 self._deadlines_changed()
                 log.info("participant updated", participant=entry.id, is_host=entry.is_host)
             case ParticipantLeft(key):
                 self._flowing.discard(key)
                 self._stop_audio(key)
+                if self._events is not None:
+                    self._events.left(key)
                 self._presence.left(key)
                 self._deadlines_changed()
                 log.info("participant left", platform_id=key)
@@ -325,7 +348,7 @@ class BotRun:
         recording.add_done_callback(self._recording_started)
 
     def _pause_recording(self) -> None:
-        if self._delivery is None or self._paused:
+        if self._recording is None or self._paused:
             return
         self._paused = True
         for key in list(self._segments):
@@ -346,6 +369,8 @@ class BotRun:
         self._recording = started.result()
         if self._recording is None or self._outcome.done():
             return  # the bot finished, or is on its way out: nothing more to stream
+        self._events = self._participant_events(self._recording)
+        self._mixed = self._mixed_audio(self._recording)
         artifact = self._bot.recording_config.audio_separate_raw
         if artifact is not None and artifact.id is not None:
             context = StreamContext(
@@ -355,11 +380,40 @@ class BotRun:
                 recording_started=self._recording.started_at,
             )
             self._delivery = AudioSeparateDelivery(
-                self._bot.recording_config.realtime_endpoints, context, self._egress
+                self._bot.recording_config.realtime_endpoints, context, self._outbound
             )
-            for key in self._flowing:
-                self._start_audio(key)
+        for key in self._flowing:
+            self._start_audio(key)
         self.recording_started.set()
+
+    def _mixed_audio(self, recording: RecordingRef) -> MixedAudioFeed | None:
+        artifact = self._bot.recording_config.audio_mixed_raw
+        if artifact is None or artifact.id is None:
+            return None
+        started_at = recording.started_at.timestamp()
+        delivery = AudioMixedDelivery(
+            self._bot.recording_config.realtime_endpoints,
+            bot=ObjectRef(id=self._bot.id, metadata=self._bot.metadata),
+            recording=ObjectRef(id=recording.id, metadata={}),
+            audio_mixed=ObjectRef(id=artifact.id, metadata=artifact.metadata),
+            recording_started_at=started_at,
+            outbound=self._outbound,
+        )
+        return MixedAudioFeed(delivery, started_at)
+
+    def _participant_events(self, recording: RecordingRef) -> ParticipantEventsFeed | None:
+        artifact = self._bot.recording_config.participant_events
+        if artifact is None or artifact.id is None:
+            return None
+        delivery = ParticipantEventsDelivery(
+            self._bot.recording_config.realtime_endpoints,
+            bot=ObjectRef(id=self._bot.id, metadata=self._bot.metadata),
+            recording=ObjectRef(id=recording.id, metadata={}),
+            participant_events=ObjectRef(id=artifact.id, metadata=artifact.metadata),
+            recording_started_at=recording.started_at.timestamp(),
+            outbound=self._outbound,
+        )
+        return ParticipantEventsFeed(delivery, self._directory, self._presence.present)
 
     def _post(self, code: str, sub_code: str | None = None, message: str | None = None) -> None:
         """Record a status change, in order; a failed write ends the bot."""
@@ -376,7 +430,7 @@ class BotRun:
         self._presence.audio(key, frame)
         segment = self._segments.get(key)
         participant = self._directory.get(key)
-        if segment is None or participant is None or self._delivery is None:
+        if segment is None or participant is None:
             return
         try:
             chunks = segment.push(frame)
@@ -387,28 +441,40 @@ class BotRun:
             self._stop_audio(key)
             self._start_audio(key)
             chunks = self._segments[key].push(frame)
-        for chunk in chunks:
-            self._delivery.send(participant.id, chunk)
+        if self._delivery is not None:
+            for chunk in chunks:
+                self._delivery.send(participant.id, chunk)
+        if self._events is not None:
+            self._events.audio(key, chunks)
+        if self._mixed is not None:
+            self._mixed.audio(chunks)
 
     @_one_participant
     def _start_audio(self, key: str) -> None:
         participant = self._directory.get(key)
-        if participant is None or self._delivery is None or self._paused:
+        if participant is None or self._recording is None or self._paused:
             return
-        assert self._recording is not None, "audio only starts once the recording has"
         self._segments[key] = AudioSegment(not_before=self._recording.started_at.timestamp())
-        self._delivery.start(participant)
+        if self._delivery is not None:
+            self._delivery.start(participant)
         log.info("audio started", participant=participant.id)
 
     @_one_participant
     def _stop_audio(self, key: str) -> None:
         segment = self._segments.pop(key, None)
         participant = self._directory.get(key)
-        if segment is None or participant is None or self._delivery is None:
+        if segment is None or participant is None:
             return
-        for chunk in segment.flush():
-            self._delivery.send(participant.id, chunk)
-        self._delivery.stop(participant.id)
+        rest = segment.flush()
+        if self._delivery is not None:
+            for chunk in rest:
+                self._delivery.send(participant.id, chunk)
+            self._delivery.stop(participant.id)
+        if self._events is not None:
+            self._events.audio(key, rest)
+            self._events.audio_stopped(key)
+        if self._mixed is not None:
+            self._mixed.audio(rest)
         log.info("audio stopped", participant=participant.id)
 
 
@@ -416,7 +482,8 @@ async def run_bot(bot_id: str, settings: Settings) -> int:
     """Attend the meeting; the process's exit code."""
     database_url = settings.resolved_database_url()
     register_secret(urlsplit(database_url).password)
-    bots = Bots(open_database(database_url))
+    database = open_database(database_url)
+    bots = Bots(database)
     bot = bots.record(bot_id)
     register_secret(bot.meeting.meeting_password)
     structlog.contextvars.bind_contextvars(bot=bot_id)
@@ -432,7 +499,9 @@ async def run_bot(bot_id: str, settings: Settings) -> int:
         log.exception("could not set up the platform adapter")
         bots.change_status(bot_id, StatusCode.FATAL, SubCode.BOT_ERRORED, BOT_ERRORED_MESSAGE)
         return 1
-    run = BotRun(bot, bots, adapter, EgressPolicy(allow_private=settings.egress_allow_private))
+    egress = EgressPolicy(allow_private=settings.egress_allow_private)
+    secret = WebhookEndpoints(database).secret(bot.owner)
+    run = BotRun(bot, bots, adapter, egress, secret=secret)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, run.request_leave)

@@ -6,15 +6,13 @@ participant never has one. Connections are independent, so one stalled
 receiver (or one participant's backlog) holds up nobody else.
 """
 
-import asyncio
 import base64
 from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
 
-from unmixed.delivery.connection import EndpointHealth, ReceiverConnection
-from unmixed.egress import EgressPolicy
+from unmixed.delivery.connection import Outbound, ReceiverConnection, drain
 from unmixed.media import AudioChunk
 from unmixed.wire.bots import RealtimeEndpoint
 from unmixed.wire.common import ObjectRef
@@ -42,14 +40,14 @@ class StreamContext:
 
 class AudioSeparateDelivery:
     def __init__(
-        self, endpoints: list[RealtimeEndpoint], context: StreamContext, egress: EgressPolicy
+        self, endpoints: list[RealtimeEndpoint], context: StreamContext, outbound: Outbound
     ) -> None:
         self._context = context
         self._recording_started_at = context.recording_started.timestamp()
         self._endpoints = [
             (
                 ObjectRef(id=_assigned(endpoint.id), metadata=endpoint.metadata),
-                EndpointHealth(endpoint.url, egress),
+                outbound.endpoint(endpoint.url),
             )
             for endpoint in endpoints
             if AUDIO_SEPARATE_RAW_DATA in endpoint.events
@@ -101,17 +99,11 @@ class AudioSeparateDelivery:
         """Stop every stream, give receivers `drain_seconds` to take the rest, then let go."""
         for participant_id in list(self._open):
             self.stop(participant_id)
-        if not self._closing:
-            return
-        waits = [asyncio.ensure_future(connection.wait_closed()) for connection in self._closing]
-        _, not_done = await asyncio.wait(waits, timeout=drain_seconds)
-        if not_done:
+        late = await drain(self._closing, drain_seconds)
+        if late:
             log.warning(
-                "receivers did not take all audio before the bot finished",
-                connections=len(not_done),
+                "receivers did not take all audio before the bot finished", connections=late
             )
-        for connection in self._closing:
-            connection.abandon()
 
 
 def _assigned(endpoint_id: str | None) -> str:

@@ -19,13 +19,17 @@ was the bot's single largest cost after Opus decoding.
 
 import asyncio
 import contextlib
+from abc import ABC, abstractmethod
 from collections import deque
+from collections.abc import Collection
+from dataclasses import dataclass
 
 import structlog
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from unmixed.egress import EgressPolicy, EgressRefused
+from unmixed.webhooks.sender import upgrade_headers
 
 RETRY_SECONDS = 3.0
 MAX_ATTEMPTS = 40
@@ -37,12 +41,26 @@ log = structlog.get_logger(__name__)
 _CONNECT_ERRORS = (OSError, TimeoutError, websockets.InvalidHandshake)
 
 
+@dataclass(frozen=True)
+class Outbound:
+    """How a bot reaches its user's servers: where the egress policy lets it connect,
+    and the account's verification secret that signs what it sends (None: the
+    account has none yet)."""
+
+    egress: EgressPolicy
+    secret: str | None = None
+
+    def endpoint(self, url: str) -> "EndpointHealth":
+        return EndpointHealth(url, self.egress, self.secret)
+
+
 class EndpointHealth:
     """Shared by all connections to one endpoint: once it has failed, everyone stops."""
 
-    def __init__(self, url: str, egress: EgressPolicy) -> None:
+    def __init__(self, url: str, egress: EgressPolicy, secret: str | None = None) -> None:
         self.url = url
         self.egress = egress
+        self.secret = secret
         self.failed = False
 
     def give_up(self, reason: str) -> None:
@@ -53,10 +71,12 @@ class EndpointHealth:
     async def connect(self) -> ClientConnection:
         """Open a connection to the endpoint at an address the egress policy allows."""
         destination = await self.egress.resolve(self.url)
+        signature = upgrade_headers(self.secret) if self.secret is not None else None
         return await connect(
             self.url,
             host=destination.address,
             port=destination.port,
+            additional_headers=signature,
             proxy=None,
             open_timeout=5,
             close_timeout=2,
@@ -64,35 +84,23 @@ class EndpointHealth:
         )
 
 
-class ReceiverConnection:
-    """Messages for one participant on one endpoint, from an unmute to the next mute."""
+class Outgoing(ABC):
+    """Messages to one endpoint, taken from a queue by a task of their own: `send`
+    never waits, `finish` delivers the rest and stops, `abandon` stops now."""
 
-    def __init__(self, health: EndpointHealth, *, label: str) -> None:
-        self._health = health
-        self._label = label
-        self._buffer: deque[str] = deque()
-        self._buffered_bytes = 0
+    def __init__(self, name: str) -> None:
         self._wake = asyncio.Event()
         self._finishing = False
-        self.dropped = 0
-        self.sent = 0
-        self._task = asyncio.create_task(self._run(), name=f"ws-{label}")
+        self._task = asyncio.create_task(self._run(), name=name)
 
-    def send(self, message: str) -> None:
-        if self._health.failed or self._task.done():
-            self.dropped += 1
-            return
-        self._buffer.append(message)
-        self._buffered_bytes += len(message)
-        while self._buffered_bytes > MAX_BUFFERED_BYTES:
-            self._buffered_bytes -= len(self._buffer.popleft())
-            if not self.dropped:
-                log.warning("buffer full: dropping the oldest audio", connection=self._label)
-            self.dropped += 1
-        self._wake.set()
+    @abstractmethod
+    def send(self, message: str) -> None: ...
+
+    @abstractmethod
+    async def _run(self) -> None: ...
 
     def finish(self) -> None:
-        """Deliver what is buffered, then close the connection."""
+        """Deliver what is queued, then stop."""
         self._finishing = True
         self._wake.set()
 
@@ -106,6 +114,32 @@ class ReceiverConnection:
     def abandon(self) -> None:
         """Stop now, dropping whatever was not delivered."""
         self._task.cancel()
+
+
+class ReceiverConnection(Outgoing):
+    """Messages for one participant on one endpoint, from an unmute to the next mute."""
+
+    def __init__(self, health: EndpointHealth, *, label: str) -> None:
+        self._health = health
+        self._label = label
+        self._buffer: deque[str] = deque()
+        self._buffered_bytes = 0
+        self.dropped = 0
+        self.sent = 0
+        super().__init__(f"ws-{label}")
+
+    def send(self, message: str) -> None:
+        if self._health.failed or self._task.done():
+            self.dropped += 1
+            return
+        self._buffer.append(message)
+        self._buffered_bytes += len(message)
+        while self._buffered_bytes > MAX_BUFFERED_BYTES:
+            self._buffered_bytes -= len(self._buffer.popleft())
+            if not self.dropped:
+                log.warning("buffer full: dropping the oldest audio", connection=self._label)
+            self.dropped += 1
+        self._wake.set()
 
     async def _run(self) -> None:
         try:
@@ -179,6 +213,20 @@ class ReceiverConnection:
                 self.sent += 1
         finally:
             ignore_replies.cancel()
+
+
+async def drain(connections: Collection[Outgoing], seconds: float) -> int:
+    """Finish `connections`, give receivers `seconds` to take what is buffered, then
+    let go of them; the number that did not finish in time."""
+    for connection in connections:
+        connection.finish()
+    if not connections:
+        return 0
+    waits = [asyncio.ensure_future(connection.wait_closed()) for connection in connections]
+    _, not_done = await asyncio.wait(waits, timeout=seconds)
+    for connection in connections:
+        connection.abandon()
+    return len(not_done)
 
 
 async def _discard_incoming(socket: ClientConnection) -> None:

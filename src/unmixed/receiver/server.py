@@ -1,23 +1,50 @@
 """`AudioReceiver`: accept the bot's connections, validate every message, keep the audio."""
 
 import asyncio
+import base64
 import json
 import time
 import wave
 from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Annotated, Any, TextIO
 
+import numpy as np
 import pydantic
 import structlog
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
 
 from unmixed.receiver.timeline import MemoryTimeline, SpooledTimeline, Timeline, blocks
 from unmixed.receiver.tracks import ConnectionRecord, ParticipantAudio
 from unmixed.service import Service
-from unmixed.wire.realtime import SAMPLE_RATE, AudioSeparateRawMessage
+from unmixed.wire.realtime import (
+    SAMPLE_RATE,
+    AudioMixedRawMessage,
+    ParticipantEventMessage,
+    RealtimeMessage,
+)
 
 log = structlog.get_logger(__name__)
+
+REALTIME_MESSAGE: pydantic.TypeAdapter[RealtimeMessage] = pydantic.TypeAdapter(
+    Annotated[RealtimeMessage, pydantic.Field(discriminator="event")]
+)
+
+
+@dataclass(frozen=True)
+class ParticipantEvent:
+    """One `participant_events.*` message, as a receiver would keep it."""
+
+    event: str
+    participant_id: int
+    name: str | None
+    relative: float
+    """Seconds on the recording's timeline, as the participant's audio."""
+    arrived_at: float
 
 
 class AudioReceiver(Service):
@@ -35,16 +62,25 @@ class AudioReceiver(Service):
         port: int = 0,
         out_dir: Path | None = None,
         spool: bool = False,
+        secret: str | None = None,
     ) -> None:
+        """`secret`: the account's verification secret; when given, a connection whose
+        upgrade is not signed with it is refused (401), as Recall's sample receiver does."""
         self.host = host
         self.port = port
         self.out_dir = out_dir
         if spool and out_dir is None:
             raise ValueError("spooling audio to disk needs an out_dir")
         self._spool = spool
+        self._secret = secret
+        self.refused_upgrades = 0
         self.participants: dict[tuple[str, int], ParticipantAudio] = {}
         self.connections: list[ConnectionRecord] = []
         self.invalid_messages: list[str] = []
+        self.mixed = MemoryTimeline()
+        """`audio_mixed_raw.data`, on the recording's timeline (one recording at a time)."""
+        self.participant_events: list[ParticipantEvent] = []
+        """`participant_events.*` in the order they arrived, whatever the connection."""
         self._server: Server | None = None
         self._changed = asyncio.Condition()
         self._events: TextIO | None = None
@@ -54,7 +90,13 @@ class AudioReceiver(Service):
         return f"ws://{self.host}:{self.port}/"
 
     async def start(self) -> None:
-        self._server = await serve(self._serve, self.host, self.port, max_size=2**22)
+        self._server = await serve(
+            self._serve,
+            self.host,
+            self.port,
+            max_size=2**22,
+            process_request=self._verify if self._secret is not None else None,
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         if self.out_dir is not None and self._events is None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -121,6 +163,17 @@ class AudioReceiver(Service):
         self.out_dir.mkdir(parents=True, exist_ok=True)
         return SpooledTimeline(self.out_dir / f"{_file_stem(recording_id, participant_id)}.pcm")
 
+    def _verify(self, connection: ServerConnection, request: Request) -> Response | None:
+        assert self._secret is not None
+        try:
+            Webhook(self._secret).verify("", dict(request.headers.raw_items()))
+        except WebhookVerificationError:
+            self.refused_upgrades += 1
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "not signed by unmixed\n")
+        except json.JSONDecodeError:
+            pass  # the signature matched; `verify` then parses the (empty) payload as JSON
+        return None
+
     async def _serve(self, socket: ServerConnection) -> None:
         path = socket.request.path if socket.request is not None else "/"
         connection = ConnectionRecord(path=path, opened_at=time.time())
@@ -140,10 +193,16 @@ class AudioReceiver(Service):
 
     async def _receive(self, raw: str | bytes, connection: ConnectionRecord) -> None:
         try:
-            message = AudioSeparateRawMessage.model_validate_json(raw)
+            message = REALTIME_MESSAGE.validate_json(raw)
         except pydantic.ValidationError as error:
             self.invalid_messages.append(str(error))
             await self._notify("invalid_message", error=str(error))
+            return
+        if isinstance(message, ParticipantEventMessage):
+            await self._participant_event(message)
+            return
+        if isinstance(message, AudioMixedRawMessage):
+            await self._mixed_audio(message)
             return
         payload = message.data
         key = (payload.recording.id, payload.data.participant.id)
@@ -166,6 +225,27 @@ class AudioReceiver(Service):
             )
         else:
             await self._notify(None)
+
+    async def _mixed_audio(self, message: AudioMixedRawMessage) -> None:
+        data = message.data.data
+        pcm = np.frombuffer(base64.b64decode(data.buffer), dtype="<i2")
+        start = round(float(data.timestamp.relative) * SAMPLE_RATE)
+        self.mixed.write(max(0, start), pcm[max(0, -start) :])
+        await self._notify(None)
+
+    async def _participant_event(self, message: ParticipantEventMessage) -> None:
+        data = message.data.data
+        event = ParticipantEvent(
+            event=message.event,
+            participant_id=data.participant.id,
+            name=data.participant.name,
+            relative=float(data.timestamp.relative),
+            arrived_at=time.time(),
+        )
+        self.participant_events.append(event)
+        await self._notify(
+            message.event, participant_id=event.participant_id, relative=event.relative
+        )
 
     async def _notify(self, event: str | None, **fields: Any) -> None:
         if event is not None and self._events is not None:

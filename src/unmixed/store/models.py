@@ -89,3 +89,51 @@ class RecordingRow(Base):
     status_code: Mapped[str] = mapped_column(String(64))
     status_sub_code: Mapped[str | None] = mapped_column(String(128))
     status_updated_at: Mapped[datetime]
+
+
+class WebhookSecretRow(Base):
+    """An account's one signing secret (`whsec_...`), kept in the clear: signing needs it."""
+
+    __tablename__ = "webhook_secrets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    """The account: a stored key, or None for the environment key (one row each)."""
+    secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class WebhookEndpointRow(Base):
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class WebhookOutboxRow(Base):
+    """One event for one endpoint, written with the status change it announces.
+
+    `id` orders events; `webhook_id` is what the receiver deduplicates on, the
+    same on every try; `body` is the exact JSON sent, so every try signs the
+    same bytes; `claimed_until` is the lease of the process sending it now.
+    """
+
+    __tablename__ = "webhook_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[str] = mapped_column(String(64), unique=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"), index=True)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    endpoint_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

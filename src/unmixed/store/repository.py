@@ -5,12 +5,14 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from unmixed.store.database import Database
 from unmixed.store.models import ApiKey, BotRow, RecordingRow, StatusChangeRow
+from unmixed.store.outbox import enqueue_status_event
 from unmixed.wire.bots import (
     AutomaticLeave,
     Bot,
@@ -111,6 +113,8 @@ class BotRecord:
     recording_config: RecordingConfig
     automatic_leave: AutomaticLeave
     status: str
+    owner: Owner = ENVIRONMENT_KEY
+    """The account whose key made the bot, whose verification secret signs its requests."""
     zoom: ZoomOptions | None = None
 
 
@@ -152,39 +156,55 @@ class Bots:
     def create(self, request: BotCreate, meeting: MeetingUrl, owner: Owner) -> Bot:
         """Store a new bot in `ready`, giving its artifact and each endpoint an id.
 
-        The bot is rendered as the API shows it before the transaction commits:
-        a bot that could not be shown is never stored, so no stored bot can
-        make a later read fail.
+        Like every write of a bot, it is rendered before it commits (`_rendered`).
         """
-        config = request.recording_config.model_copy(deep=True)
-        if config.audio_separate_raw is not None:
-            config.audio_separate_raw.id = _new_id()
-        for endpoint in config.realtime_endpoints:
-            endpoint.id = _new_id()
         now = _now()
         row = BotRow(
             id=_new_id(),
             api_key_id=owner.key_id,
-            meeting_url=request.meeting_url,
-            platform=meeting.platform.value,
-            meeting_id=meeting.meeting_id,
-            meeting_password=meeting.meeting_password,
-            bot_name=request.bot_name,
-            bot_metadata=request.metadata,
-            recording_config=config.model_dump(mode="json"),
-            automatic_leave=request.automatic_leave.model_dump(mode="json"),
-            platform_options=request.zoom.model_dump(mode="json") if request.zoom else None,
-            join_at=request.join_at,
+            recording_config=_identified(request.recording_config),
             created_at=now,
             status=StatusCode.READY,
         )
+        _write_request(row, request, meeting)
         row.status_changes.append(StatusChangeRow(code=StatusCode.READY, created_at=now))
         with self._sessions.begin() as session:
             session.add(row)
-            session.flush()
-            bot = _to_wire(row)
-            bot.model_dump_json()
-        return bot
+            return _rendered(session, row)
+
+    def request(self, bot_id: str) -> BotCreate:
+        """What the bot was asked for, as the request that would create it now:
+        what an update applies its changes to."""
+        with self._sessions() as session:
+            row = session.get_one(BotRow, bot_id)
+            return BotCreate(
+                meeting_url=row.meeting_url,
+                bot_name=row.bot_name,
+                metadata=row.bot_metadata,
+                recording_config=RecordingConfig.model_validate(row.recording_config),
+                automatic_leave=AutomaticLeave.model_validate(row.automatic_leave),
+                join_at=row.join_at,
+                zoom=ZoomOptions.model_validate(row.platform_options)
+                if row.platform_options
+                else None,
+            )
+
+    def update(self, bot_id: str, request: BotCreate, meeting: MeetingUrl) -> Bot:
+        """Rewrite a bot that has not been dispatched from its changed request. Its
+        artifacts and endpoints keep their ids while their config is unchanged; a new
+        config gets new ids, as at creation."""
+        with self._sessions.begin() as session:
+            row = session.get_one(BotRow, bot_id, with_for_update=True)
+            if request.recording_config.model_dump(mode="json") != row.recording_config:
+                row.recording_config = _identified(request.recording_config)
+            _write_request(row, request, meeting)
+            return _rendered(session, row)
+
+    def delete(self, bot_id: str) -> None:
+        """Remove a bot with its status changes and recordings: a scheduled bot
+        called off before it was dispatched leaves nothing behind."""
+        with self._sessions.begin() as session:
+            session.delete(session.get_one(BotRow, bot_id))
 
     def get(self, bot_id: str, owner: Owner | None = None) -> Bot | None:
         """The bot as the API shows it; with `owner`, only if it is theirs."""
@@ -236,6 +256,7 @@ class Bots:
                 recording_config=RecordingConfig.model_validate(row.recording_config),
                 automatic_leave=AutomaticLeave.model_validate(row.automatic_leave),
                 status=row.status,
+                owner=Owner(row.api_key_id),
                 zoom=ZoomOptions.model_validate(row.platform_options)
                 if row.platform_options and row.platform == Platform.ZOOM
                 else None,
@@ -276,6 +297,44 @@ class Bots:
             return RecordingRef(id=recording.id, started_at=now)
 
 
+def _identified(config: RecordingConfig) -> dict[str, Any]:
+    """`config` as stored: its artifacts and each endpoint with an id of their own
+    (ids a client sent are never kept)."""
+    config = config.model_copy(deep=True)
+    for artifact in (
+        config.audio_separate_raw,
+        config.audio_mixed_raw,
+        config.participant_events,
+    ):
+        if artifact is not None:
+            artifact.id = _new_id()
+    for endpoint in config.realtime_endpoints:
+        endpoint.id = _new_id()
+    return config.model_dump(mode="json")
+
+
+def _write_request(row: BotRow, request: BotCreate, meeting: MeetingUrl) -> None:
+    """Everything of `request` but its recording config, which gets ids (`_identified`)."""
+    row.meeting_url = request.meeting_url
+    row.platform = meeting.platform.value
+    row.meeting_id = meeting.meeting_id
+    row.meeting_password = meeting.meeting_password
+    row.bot_name = request.bot_name
+    row.bot_metadata = request.metadata
+    row.automatic_leave = request.automatic_leave.model_dump(mode="json")
+    row.platform_options = request.zoom.model_dump(mode="json") if request.zoom else None
+    row.join_at = request.join_at
+
+
+def _rendered(session: Session, row: BotRow) -> Bot:
+    """The bot as the API shows it, rendered before the transaction commits: a bot
+    that could not be shown is never stored, so no stored bot can make a later read fail."""
+    session.flush()
+    bot = _to_wire(row)
+    bot.model_dump_json()
+    return bot
+
+
 def _append_status(
     row: BotRow, code: str, sub_code: str | None, message: str | None, now: datetime
 ) -> bool:
@@ -287,6 +346,7 @@ def _append_status(
     row.status_changes.append(
         StatusChangeRow(code=code, sub_code=sub_code, message=message, created_at=now)
     )
+    enqueue_status_event(row, code, sub_code, now)
     if code in (StatusCode.RECORDING_DONE, StatusCode.CALL_ENDED, *FINAL_CODES):
         recording_code = "failed" if code == StatusCode.FATAL else "done"
         for recording in row.recordings:

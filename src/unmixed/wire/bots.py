@@ -1,14 +1,14 @@
-"""The bot API's request and response bodies (DESIGN.md sections 1 and 2)."""
+"""The bot API's request and response bodies (docs/bots.md)."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, Field, field_validator
 
 from unmixed.egress import EgressPolicy, EgressRefused
-from unmixed.wire.common import Metadata, StorableText, UtcDateTime, WireModel
+from unmixed.wire.common import Metadata, MetadataPairs, StorableText, UtcDateTime, WireModel
 from unmixed.wire.meeting_url import MeetingUrl, MeetingUrlError, parse_meeting_url
-from unmixed.wire.realtime import AUDIO_SEPARATE_RAW_DATA
+from unmixed.wire.realtime import AUDIO_MIXED_RAW_DATA, AUDIO_SEPARATE_RAW_DATA, PARTICIPANT_EVENTS
 
 URL_MAX_LENGTH = 2048
 MAX_REALTIME_ENDPOINTS = 16
@@ -23,10 +23,14 @@ BotName = Annotated[str, Field(min_length=1, max_length=100), StorableText]
 EventName = Annotated[str, Field(min_length=1, max_length=64), StorableText]
 Seconds = Annotated[float, Field(ge=0, le=MAX_TIMEOUT_SECONDS)]
 
-SUPPORTED_EVENTS: dict[str, str] = {AUDIO_SEPARATE_RAW_DATA: "audio_separate_raw"}
+SUPPORTED_EVENTS: dict[str, str] = {
+    AUDIO_SEPARATE_RAW_DATA: "audio_separate_raw",
+    AUDIO_MIXED_RAW_DATA: "audio_mixed_raw",
+    **dict.fromkeys(PARTICIPANT_EVENTS, "participant_events"),
+}
 """Each realtime event unmixed can deliver, and the artifact that must be enabled for it."""
 
-AUDIO_EVENTS = frozenset({AUDIO_SEPARATE_RAW_DATA})
+AUDIO_EVENTS = frozenset({AUDIO_SEPARATE_RAW_DATA, AUDIO_MIXED_RAW_DATA})
 """Events that carry audio and therefore need a websocket endpoint."""
 
 
@@ -48,7 +52,9 @@ class ArtifactConfig(WireModel):
 
 class RealtimeEndpoint(WireModel):
     id: str | None = None
-    type: Literal["websocket"]
+    type: Literal["websocket", "webhook"]
+    """`websocket`: one connection per participant for audio, one for events;
+    `webhook`: each (non-audio) event POSTed, signed."""
     url: Url
     events: list[EventName] = Field(min_length=1, max_length=MAX_EVENTS_PER_ENDPOINT)
     metadata: Metadata
@@ -56,6 +62,11 @@ class RealtimeEndpoint(WireModel):
 
 class RecordingConfig(WireModel):
     audio_separate_raw: ArtifactConfig | None = None
+    audio_mixed_raw: ArtifactConfig | None = None
+    participant_events: ArtifactConfig | None = Field(
+        default_factory=lambda: ArtifactConfig(metadata={})
+    )
+    """On unless switched off with `null`, as Recall's."""
     realtime_endpoints: list[RealtimeEndpoint] = Field(
         default_factory=list, max_length=MAX_REALTIME_ENDPOINTS
     )
@@ -64,6 +75,14 @@ class RecordingConfig(WireModel):
 class Timeout(WireModel):
     timeout: Seconds
     activate_after: Seconds | None = None
+
+
+class SilenceDetection(Timeout):
+    """Leave after `timeout` seconds in which nobody is heard; Recall's defaults for
+    whichever field is left out."""
+
+    timeout: Seconds = 3600
+    activate_after: Seconds | None = 1200
 
 
 BotNameMatch = Annotated[str, Field(min_length=1, max_length=100), StorableText]
@@ -102,9 +121,7 @@ class AutomaticLeave(WireModel):
     everyone_left_timeout: Seconds | Timeout = 2
     in_call_not_recording_timeout: Seconds = 3600
     recording_permission_denied_timeout: Seconds = 30
-    silence_detection: Timeout = Field(
-        default_factory=lambda: Timeout(timeout=3600, activate_after=1200)
-    )
+    silence_detection: SilenceDetection = Field(default_factory=lambda: SilenceDetection())
     bot_detection: BotDetection = Field(default_factory=BotDetection)
 
     def everyone_left(self) -> Timeout:
@@ -129,27 +146,28 @@ class ZoomOptions(WireModel):
     """Lets the bot record without asking the host."""
 
 
+def _within_horizon(join_at: datetime) -> datetime:
+    try:
+        join_at = join_at.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError("is not a moment that exists in UTC") from error
+    if join_at - datetime.now(UTC) > JOIN_AT_HORIZON:
+        raise ValueError(f"may be at most {JOIN_AT_HORIZON.days} days ahead")
+    return join_at
+
+
+JoinAt = Annotated[AwareDatetime, AfterValidator(_within_horizon)]
+"""When a bot joins, in UTC: at most `JOIN_AT_HORIZON` ahead."""
+
+
 class BotCreate(WireModel):
     meeting_url: Url
     bot_name: BotName = "Meeting Notetaker"
     metadata: Metadata
     recording_config: RecordingConfig = Field(default_factory=RecordingConfig)
     automatic_leave: AutomaticLeave = Field(default_factory=AutomaticLeave)
-    join_at: AwareDatetime | None = None
+    join_at: JoinAt | None = None
     zoom: ZoomOptions | None = None
-
-    @field_validator("join_at")
-    @classmethod
-    def _within_horizon(cls, join_at: datetime | None) -> datetime | None:
-        if join_at is None:
-            return None
-        try:
-            join_at = join_at.astimezone(UTC)
-        except OverflowError as error:
-            raise ValueError("is not a moment that exists in UTC") from error
-        if join_at - datetime.now(UTC) > JOIN_AT_HORIZON:
-            raise ValueError(f"may be at most {JOIN_AT_HORIZON.days} days ahead")
-        return join_at
 
     def parsed_meeting_url(self) -> MeetingUrl:
         """The meeting this bot is for, or a `FieldError` that names `meeting_url`."""
@@ -180,12 +198,43 @@ class BotCreate(WireModel):
                         f"{where}.events[{event_index}]",
                         f"{event} needs recording_config.{artifact} to be enabled, e.g. {{}}",
                     )
-            if AUDIO_EVENTS.intersection(endpoint.events) and not endpoint.url.lower().startswith(
-                ("ws://", "wss://")
-            ):
-                raise FieldError(
-                    f"{where}.url", "audio is streamed over websockets: use ws:// or wss://"
-                )
+            scheme = endpoint.url.lower().partition("://")[0]
+            if endpoint.type == "webhook":
+                if AUDIO_EVENTS.intersection(endpoint.events):
+                    raise FieldError(
+                        f"{where}.type", "audio is streamed over websockets: use type websocket"
+                    )
+                if scheme not in ("http", "https"):
+                    raise FieldError(f"{where}.url", "a webhook endpoint is an http(s):// URL")
+            elif scheme not in ("ws", "wss"):
+                raise FieldError(f"{where}.url", "a websocket endpoint is a ws:// or wss:// URL")
+
+
+class BotUpdate(WireModel):
+    """`PATCH /api/v1/bot/{id}/`: any of `BotCreate`'s fields, checked as at creation;
+    those left out keep their value. `join_at: null` makes a scheduled bot join now."""
+
+    meeting_url: Url | None = None
+    bot_name: BotName | None = None
+    metadata: MetadataPairs | None = None
+    recording_config: RecordingConfig | None = None
+    automatic_leave: AutomaticLeave | None = None
+    join_at: JoinAt | None = None
+    zoom: ZoomOptions | None = None
+
+    @field_validator("meeting_url", "bot_name", "metadata", "recording_config", "automatic_leave")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        """Optional here only so it can be left out: a bot always has these."""
+        if value is None:
+            raise ValueError("may be changed, not removed")
+        return value
+
+    def applied_to(self, request: BotCreate) -> BotCreate:
+        """`request` with the fields this update sets replaced."""
+        return request.model_copy(
+            update={name: getattr(self, name) for name in self.model_fields_set}
+        )
 
 
 class StatusChange(WireModel):

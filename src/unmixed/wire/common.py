@@ -27,13 +27,10 @@ StorableText = AfterValidator(storable_text)
 
 MetadataKey = Annotated[str, Field(min_length=1, max_length=METADATA_KEY_MAX_LENGTH), StorableText]
 MetadataValue = Annotated[str, Field(max_length=METADATA_VALUE_MAX_LENGTH), StorableText]
+MetadataPairs = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=METADATA_MAX_KEYS)]
 Metadata = Annotated[
-    dict[MetadataKey, MetadataValue],
-    Field(
-        default_factory=dict,
-        max_length=METADATA_MAX_KEYS,
-        description="Free-form string pairs, `{}` when empty.",
-    ),
+    MetadataPairs,
+    Field(default_factory=dict, description="Free-form string pairs, `{}` when empty."),
 ]
 
 

@@ -1,4 +1,4 @@
-"""The realtime websocket messages: `audio_separate_raw.data` (DESIGN.md section 3).
+"""The realtime websocket messages: `audio_separate_raw.data` (docs/realtime.md).
 
 Recall's sample receiver parses these with strict zod schemas, so every field
 here is typed as strictly as that receiver expects: integer participant ids,
@@ -13,6 +13,22 @@ from pydantic import Field, StrictBool, StrictFloat, StrictInt
 from unmixed.wire.common import ObjectRef, WireModel, iso_utc
 
 AUDIO_SEPARATE_RAW_DATA: Final = "audio_separate_raw.data"
+AUDIO_MIXED_RAW_DATA: Final = "audio_mixed_raw.data"
+
+ParticipantEventName = Literal[
+    "participant_events.join",
+    "participant_events.leave",
+    "participant_events.update",
+    "participant_events.speech_on",
+    "participant_events.speech_off",
+]
+PARTICIPANT_EVENTS: Final[tuple[ParticipantEventName, ...]] = (
+    "participant_events.join",
+    "participant_events.leave",
+    "participant_events.update",
+    "participant_events.speech_on",
+    "participant_events.speech_off",
+)
 
 SAMPLE_RATE = 16_000
 """Every buffer is mono signed 16-bit little-endian PCM at this rate."""
@@ -67,3 +83,48 @@ class AudioSeparateRawPayload(WireModel):
 class AudioSeparateRawMessage(WireModel):
     event: Literal["audio_separate_raw.data"] = AUDIO_SEPARATE_RAW_DATA
     data: AudioSeparateRawPayload
+
+
+class MixedAudioData(WireModel):
+    buffer: str = Field(description="Base64 of mono S16LE PCM at 16 kHz: everyone, summed.")
+    timestamp: Timestamp
+
+
+class AudioMixedRawPayload(WireModel):
+    data: MixedAudioData
+    realtime_endpoint: ObjectRef
+    audio_mixed: ObjectRef
+    recording: ObjectRef
+    bot: ObjectRef
+
+
+class AudioMixedRawMessage(WireModel):
+    """The whole meeting in one stream, on the same timeline as each participant's."""
+
+    event: Literal["audio_mixed_raw.data"] = AUDIO_MIXED_RAW_DATA
+    data: AudioMixedRawPayload
+
+
+class ParticipantEventData(WireModel):
+    participant: Participant
+    timestamp: Timestamp
+    data: None = None
+
+
+class ParticipantEventPayload(WireModel):
+    data: ParticipantEventData
+    realtime_endpoint: ObjectRef
+    participant_events: ObjectRef
+    recording: ObjectRef
+    bot: ObjectRef
+
+
+class ParticipantEventMessage(WireModel):
+    """Someone joined, left, changed, or started or stopped speaking; one connection
+    per endpoint carries them all, beside the per-participant audio connections."""
+
+    event: ParticipantEventName
+    data: ParticipantEventPayload
+
+
+RealtimeMessage = AudioSeparateRawMessage | AudioMixedRawMessage | ParticipantEventMessage

@@ -1,4 +1,4 @@
-"""Bot status codes and the sub_codes unmixed reports (DESIGN.md section 2).
+"""Bot status codes and the sub_codes unmixed reports (docs/bots.md, "Statuses").
 
 Clients treat both as open sets, and so does the store: these names exist so the
 code never spells a status twice, not to forbid new ones.

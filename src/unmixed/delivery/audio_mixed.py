@@ -1,0 +1,65 @@
+"""`audio_mixed_raw.data`: the whole meeting in one stream, one connection per endpoint."""
+
+import base64
+
+import structlog
+
+from unmixed.delivery.connection import Outbound, ReceiverConnection, drain
+from unmixed.media import AudioChunk
+from unmixed.wire.bots import RealtimeEndpoint
+from unmixed.wire.common import ObjectRef
+from unmixed.wire.realtime import (
+    AUDIO_MIXED_RAW_DATA,
+    AudioMixedRawMessage,
+    AudioMixedRawPayload,
+    MixedAudioData,
+    Timestamp,
+)
+
+log = structlog.get_logger(__name__)
+
+
+class AudioMixedDelivery:
+    def __init__(
+        self,
+        endpoints: list[RealtimeEndpoint],
+        *,
+        bot: ObjectRef,
+        recording: ObjectRef,
+        audio_mixed: ObjectRef,
+        recording_started_at: float,
+        outbound: Outbound,
+    ) -> None:
+        self._refs = (bot, recording, audio_mixed)
+        self._recording_started_at = recording_started_at
+        self._subscribers = [
+            (
+                ObjectRef(id=endpoint.id or "", metadata=endpoint.metadata),
+                ReceiverConnection(outbound.endpoint(endpoint.url), label="audio-mixed"),
+            )
+            for endpoint in endpoints
+            if AUDIO_MIXED_RAW_DATA in endpoint.events
+        ]
+
+    def send(self, chunk: AudioChunk) -> None:
+        bot, recording, audio_mixed = self._refs
+        data = MixedAudioData(
+            buffer=base64.b64encode(chunk.pcm).decode("ascii"),
+            timestamp=Timestamp.at(chunk.captured_at, self._recording_started_at),
+        )
+        for endpoint, connection in self._subscribers:
+            message = AudioMixedRawMessage(
+                data=AudioMixedRawPayload(
+                    data=data,
+                    realtime_endpoint=endpoint,
+                    audio_mixed=audio_mixed,
+                    recording=recording,
+                    bot=bot,
+                )
+            )
+            connection.send(message.model_dump_json())
+
+    async def close(self, drain_seconds: float) -> None:
+        late = await drain([connection for _, connection in self._subscribers], drain_seconds)
+        if late:
+            log.warning("receivers did not take all mixed audio before the bot finished")

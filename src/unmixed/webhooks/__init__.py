@@ -1,0 +1,5 @@
+"""Status webhooks, delivered from the outbox the store writes with every status change."""
+
+from unmixed.webhooks.delivery import WebhookDelivery
+
+__all__ = ["WebhookDelivery"]
