@@ -106,3 +106,27 @@ async def test_a_realtime_webhook_endpoint_gets_each_event_signed_and_in_order(
     assert first["data"]["participant"]["name"] == "Ann"
     assert set(first) == {"data", "realtime_endpoint", "participant_events", "recording", "bot"}
     assert len({received.webhook_id for received in hooks.delivered}) == 4
+
+
+async def test_an_endpoint_the_bot_gave_up_on_shows_as_failed_on_the_bot(
+    tmp_path: Path,
+) -> None:
+    async with AudioReceiver() as receiver:
+        refused = "ws://metadata.google.internal/stream"  # the egress policy never connects there
+        config = {
+            "audio_separate_raw": {},
+            "realtime_endpoints": [
+                {"type": "websocket", "url": url, "events": [AUDIO_SEPARATE_RAW_DATA]}
+                for url in (receiver.url, refused)
+            ],
+        }
+        bot = await attend_in_process(
+            ScriptedAdapter(SCRIPT),
+            [receiver],
+            tmp_path,
+            recording_config=config,
+            automatic_leave=QUICK,
+        )
+    working, given_up = bot.recording_config.realtime_endpoints
+    assert (working.status, given_up.status) == (None, "failed")
+    assert receiver.participant("Ann").seconds == pytest.approx(1.0, abs=0.05)

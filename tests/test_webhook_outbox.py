@@ -37,14 +37,14 @@ def test_rows_go_out_one_at_a_time_in_order_with_fixed_ids(tmp_path: Path) -> No
     assert first.attempts == 1
     assert second_sender.claim(10) == []  # leased to the first sender
 
-    first_sender.retry(first.id, datetime.now(UTC) - timedelta(seconds=1), "503")
+    first_sender.retry(first, datetime.now(UTC) - timedelta(seconds=1), "503")
     [again] = second_sender.claim(10)
     assert (again.id, again.webhook_id, again.attempts) == (first.id, first.webhook_id, 2)
-    second_sender.delivered(again.id)
+    second_sender.delivered(again)
 
     [following] = first_sender.claim(10)
     assert json.loads(following.body)["event"] == "bot.in_call_not_recording"
-    first_sender.failed(following.id, "gave up")
+    first_sender.failed(following, "gave up")
     assert first_sender.claim(10) == []
 
 

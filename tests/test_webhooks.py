@@ -25,8 +25,7 @@ from unmixed.settings import Settings
 from unmixed.store import ENVIRONMENT_KEY, ApiKeys, Bots, Database, open_database
 from unmixed.store.models import WebhookOutboxRow
 from unmixed.store.webhooks import WebhookEndpoints
-from unmixed.webhooks import WebhookDelivery
-from unmixed.webhooks.delivery import MAX_IN_FLIGHT
+from unmixed.webhooks.delivery import MAX_IN_FLIGHT, WebhookDelivery
 from unmixed.wire.bots import Bot, BotCreate
 
 QUICK = {"everyone_left_timeout": 0.05, "noone_joined_timeout": 0.2}

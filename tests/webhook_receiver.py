@@ -16,6 +16,8 @@ from starlette.routing import Route
 from unmixed.asgi_server import AsgiServer
 from unmixed.store.webhooks import new_secret
 
+SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+
 
 @dataclass(frozen=True)
 class Received:
@@ -23,6 +25,9 @@ class Received:
     payload: dict[str, Any]
     arrived_at: float
     """Unix time."""
+    body: str = ""
+    signature_headers: tuple[tuple[str, str], ...] = ()
+    """`webhook-id`, `webhook-timestamp` and `webhook-signature`, as they came."""
 
 
 class WebhookReceiver(AsgiServer):
@@ -61,7 +66,8 @@ class WebhookReceiver(AsgiServer):
         if _verifies(new_secret(), body, headers):
             self.unverified += 1  # a signature any secret passes proves nothing
             return 401
-        received = Received(headers["webhook-id"], payload, time.time())
+        signature = tuple((name, headers[name]) for name in SIGNATURE_HEADERS)
+        received = Received(headers["webhook-id"], payload, time.time(), body, signature)
         (self.delivered if 200 <= self.answer < 300 else self.refused).append(received)
         return self.answer
 

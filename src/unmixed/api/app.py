@@ -18,7 +18,7 @@ from unmixed.bots.dispatcher import LocalDispatcher
 from unmixed.logs import register_secret
 from unmixed.settings import Settings
 from unmixed.store import Bots, open_database
-from unmixed.webhooks import WebhookDelivery
+from unmixed.webhooks.delivery import WebhookDelivery
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,9 +38,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dispatcher.dispatch_waiting()
         try:
             async with webhooks:
-                yield
+                try:
+                    yield
+                finally:
+                    await dispatcher.shutdown()  # first: the statuses it writes go out too
         finally:
-            await dispatcher.shutdown()
             database.engine.dispose()
 
     app = FastAPI(

@@ -21,6 +21,7 @@ from unmixed.api.state import ServiceState, service_state
 from unmixed.bots.capacity import RETRY_AFTER_SECONDS
 from unmixed.bots.dispatcher import NoFreeSlot, NotScheduled
 from unmixed.store import BotFilters, Owner
+from unmixed.store.repository import BotNotReady
 from unmixed.wire.bots import Bot, BotCreate, BotPage, BotUpdate, FieldError
 from unmixed.wire.common import METADATA_KEY_MAX_LENGTH, storable_text
 from unmixed.wire.meeting_url import MeetingUrl, Platform
@@ -218,7 +219,7 @@ async def update_bot(bot_id: str, changes: BotUpdate, owner: Caller, state: Stat
             delay=max(0.0, delay),
             ad_hoc=delay < SCHEDULED_AHEAD_SECONDS,
         )
-    except NotScheduled as error:
+    except (NotScheduled, BotNotReady) as error:
         raise ApiProblem(
             400, "update_bot_failed", "Only non-dispatched bots can be updated"
         ) from error
@@ -241,7 +242,7 @@ async def delete_bot(bot_id: str, owner: Caller, state: State) -> Response:
         await state.dispatcher.call_off(
             bot_id, lambda: asyncio.to_thread(state.bots.delete, bot_id)
         )
-    except NotScheduled as error:
+    except (NotScheduled, BotNotReady) as error:
         raise ApiProblem(
             405,
             "bot_already_dispatched",

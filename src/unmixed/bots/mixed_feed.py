@@ -8,9 +8,13 @@ import asyncio
 import time
 from collections.abc import Iterable
 
+import structlog
+
 from unmixed.delivery.audio_mixed import AudioMixedDelivery
 from unmixed.media import AudioChunk
 from unmixed.media.mixer import BLOCK_SECONDS, Mixer
+
+log = structlog.get_logger(__name__)
 
 
 class MixedAudioFeed:
@@ -34,4 +38,6 @@ class MixedAudioFeed:
         await asyncio.gather(self._ticking, return_exceptions=True)
         for chunk in self._mixer.ready(time.time()) + self._mixer.rest():
             self._delivery.send(chunk)
+        if self._mixer.late_samples:
+            log.warning("audio left out of the mix", seconds=self._mixer.late_samples / 16_000)
         await self._delivery.close(drain_seconds)

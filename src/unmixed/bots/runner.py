@@ -99,7 +99,8 @@ class BotRun:
         request to the user's endpoints (None: the account has none yet)."""
         self._bot = bot
         self._adapter = adapter
-        self._outbound = Outbound(egress, secret)
+        self._outbound = Outbound(egress, secret, on_failed=self._endpoint_failed)
+        self._failed_endpoints: set[str] = set()
         self._store = StoreWriter(bots, bot.id)
         self._directory = ParticipantDirectory()
         self._flowing: set[str] = set()
@@ -415,11 +416,17 @@ class BotRun:
         )
         return ParticipantEventsFeed(delivery, self._directory, self._presence.present)
 
+    def _endpoint_failed(self, endpoint_id: str) -> None:
+        """Shown on the bot object once, whichever of its streams gave up first."""
+        if endpoint_id and endpoint_id not in self._failed_endpoints:
+            self._failed_endpoints.add(endpoint_id)
+            self._store.endpoint_failed(endpoint_id).add_done_callback(self._written)
+
     def _post(self, code: str, sub_code: str | None = None, message: str | None = None) -> None:
         """Record a status change, in order; a failed write ends the bot."""
         self._store.status(code, sub_code, message).add_done_callback(self._written)
 
-    def _written(self, write: "asyncio.Future[bool]") -> None:
+    def _written(self, write: "asyncio.Future[Any]") -> None:
         error = write.exception()
         if error is not None:
             log.error("a status could not be stored", exc_info=error)

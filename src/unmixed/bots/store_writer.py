@@ -38,6 +38,10 @@ class StoreWriter(Service):
         log.info("status", code=code, sub_code=sub_code)
         return self._ask(lambda: self._bots.change_status(self._bot_id, code, sub_code, message))
 
+    def endpoint_failed(self, endpoint_id: str) -> asyncio.Future[None]:
+        log.warning("a realtime endpoint failed", endpoint=endpoint_id)
+        return self._ask(lambda: self._bots.endpoint_failed(self._bot_id, endpoint_id))
+
     def start_recording(self) -> asyncio.Future[RecordingRef | None]:
         """Enter `in_call_recording` and open its recording, in one transaction."""
         log.info("status", code="in_call_recording", sub_code=None)

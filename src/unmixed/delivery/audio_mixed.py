@@ -35,7 +35,7 @@ class AudioMixedDelivery:
         self._subscribers = [
             (
                 ObjectRef(id=endpoint.id or "", metadata=endpoint.metadata),
-                ReceiverConnection(outbound.endpoint(endpoint.url), label="audio-mixed"),
+                ReceiverConnection(outbound.endpoint(endpoint), label="audio-mixed"),
             )
             for endpoint in endpoints
             if AUDIO_MIXED_RAW_DATA in endpoint.events

@@ -47,7 +47,7 @@ class AudioSeparateDelivery:
         self._endpoints = [
             (
                 ObjectRef(id=_assigned(endpoint.id), metadata=endpoint.metadata),
-                outbound.endpoint(endpoint.url),
+                outbound.endpoint(endpoint),
             )
             for endpoint in endpoints
             if AUDIO_SEPARATE_RAW_DATA in endpoint.events

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import structlog
@@ -29,7 +29,8 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from unmixed.egress import EgressPolicy, EgressRefused
-from unmixed.webhooks.sender import upgrade_headers
+from unmixed.signing import upgrade_headers
+from unmixed.wire.bots import RealtimeEndpoint
 
 RETRY_SECONDS = 3.0
 MAX_ATTEMPTS = 40
@@ -49,24 +50,45 @@ class Outbound:
 
     egress: EgressPolicy
     secret: str | None = None
+    on_failed: Callable[[str], None] | None = None
+    """Told the id of an endpoint the bot gave up on."""
 
-    def endpoint(self, url: str) -> "EndpointHealth":
-        return EndpointHealth(url, self.egress, self.secret)
+    def endpoint(self, endpoint: RealtimeEndpoint) -> "EndpointHealth":
+        return EndpointHealth(
+            endpoint.url,
+            self.egress,
+            self.secret,
+            on_failed=_told(self.on_failed, endpoint.id) if self.on_failed else None,
+        )
+
+
+def _told(on_failed: Callable[[str], None], endpoint_id: str | None) -> Callable[[], None]:
+    return lambda: on_failed(endpoint_id or "")
 
 
 class EndpointHealth:
     """Shared by all connections to one endpoint: once it has failed, everyone stops."""
 
-    def __init__(self, url: str, egress: EgressPolicy, secret: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        egress: EgressPolicy,
+        secret: str | None = None,
+        *,
+        on_failed: Callable[[], None] | None = None,
+    ) -> None:
         self.url = url
         self.egress = egress
         self.secret = secret
         self.failed = False
+        self._on_failed = on_failed
 
     def give_up(self, reason: str) -> None:
         if not self.failed:
             self.failed = True
             log.error("realtime endpoint failed", url=self.url, reason=reason)
+            if self._on_failed is not None:
+                self._on_failed()
 
     async def connect(self) -> ClientConnection:
         """Open a connection to the endpoint at an address the egress policy allows."""

@@ -78,7 +78,7 @@ class ParticipantEventsDelivery:
 
 def _connection_to(endpoint: RealtimeEndpoint, outbound: Outbound) -> Outgoing:
     """A websocket for a websocket endpoint; signed POSTs for a webhook endpoint."""
-    health = outbound.endpoint(endpoint.url)
+    health = outbound.endpoint(endpoint)
     if endpoint.type == "webhook":
         return WebhookEndpointSender(health, outbound.secret, label="participant-events")
     return ReceiverConnection(health, label="participant-events")

@@ -16,7 +16,8 @@ import httpx
 import structlog
 
 from unmixed.delivery.connection import EndpointHealth, Outgoing
-from unmixed.webhooks.sender import DeliveryFailed, send, signed_headers
+from unmixed.signing import signed_headers
+from unmixed.webhooks.sender import DeliveryFailed, send
 
 MAX_TRIES = 60
 RETRY_SECONDS = 1.0

@@ -18,9 +18,11 @@ from unmixed.wire.realtime import SAMPLE_RATE
 
 BLOCK_SECONDS = 0.1
 BLOCK_SAMPLES = round(BLOCK_SECONDS * SAMPLE_RATE)
-HOLD_SECONDS = 0.25
-"""How long a block waits for late audio: more than a participant stream's own jitter
-(messages are 40-70 ms, packets arrive within tens of milliseconds of each other)."""
+HOLD_SECONDS = 0.6
+"""How long a block waits for late audio: a participant's chunk holds up to 0.5 s
+(usually 40-70 ms), and arrives within tens of milliseconds of its last sample."""
+MAX_AHEAD_SECONDS = 5.0
+"""Audio stamped further ahead of the mix than this has a broken clock: left out."""
 
 
 class Mixer:
@@ -30,11 +32,16 @@ class Mixer:
         self._blocks: dict[int, np.ndarray] = {}
         self._next_block = 0
         self.late_samples = 0
+        """Samples left out: too late for their block, or stamped far ahead."""
 
     def add(self, chunks: Iterable[AudioChunk]) -> None:
+        ahead_limit = (self._next_block * BLOCK_SECONDS + MAX_AHEAD_SECONDS) * SAMPLE_RATE
         for chunk in chunks:
             pcm = np.frombuffer(chunk.pcm, dtype="<i2")
             start = round((chunk.captured_at - self._started_at) * SAMPLE_RATE)
+            if start > ahead_limit:
+                self.late_samples += len(pcm)
+                continue
             self._add_at(max(start, 0), pcm[max(0, -start) :])
 
     def ready(self, now: float) -> list[AudioChunk]:

@@ -20,6 +20,9 @@ from unmixed.store.models import Base
 from unmixed.store.repository import Owner
 
 KEY_LIFETIME = timedelta(hours=1)
+IN_PROGRESS_LIFETIME = timedelta(minutes=2)
+"""A claim whose request has not answered in this long died with its process (no
+request takes that long: a create answers in well under a second); a retry runs."""
 """How long an answer is replayed, as at Recall; older records are deleted."""
 
 
@@ -96,7 +99,10 @@ class IdempotencyKeys:
                 if row.body_digest != request.body_digest:
                     return Pending.OTHER_BODY
                 if row.status is None or row.body is None:
-                    return Pending.IN_PROGRESS
+                    if row.created_at > now - IN_PROGRESS_LIFETIME:
+                        return Pending.IN_PROGRESS
+                    row.created_at = now  # its request died with its process: run it again
+                    return None
                 return StoredAnswer(row.status, row.content_type, row.body)
         except IntegrityError:
             return self._claimed_meanwhile(request)

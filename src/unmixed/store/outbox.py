@@ -182,20 +182,26 @@ class Outbox:
                     )
             return claimed
 
-    def delivered(self, event_id: int) -> None:
-        self._settle(event_id, delivered_at=datetime.now(UTC), last_error=None)
+    def delivered(self, event: "ClaimedEvent") -> None:
+        self._settle(event, delivered_at=datetime.now(UTC), last_error=None)
 
-    def retry(self, event_id: int, at: datetime, error: str) -> None:
-        self._settle(event_id, next_attempt_at=at, last_error=error[:MAX_ERROR_LENGTH])
+    def retry(self, event: "ClaimedEvent", at: datetime, error: str) -> None:
+        self._settle(event, next_attempt_at=at, last_error=error[:MAX_ERROR_LENGTH])
 
-    def failed(self, event_id: int, error: str) -> None:
-        self._settle(event_id, failed_at=datetime.now(UTC), last_error=error[:MAX_ERROR_LENGTH])
+    def failed(self, event: "ClaimedEvent", error: str) -> None:
+        self._settle(event, failed_at=datetime.now(UTC), last_error=error[:MAX_ERROR_LENGTH])
 
-    def _settle(self, event_id: int, **values: object) -> None:
+    def _settle(self, event: "ClaimedEvent", **values: object) -> None:
+        """Record how a try ended, if the claim is still ours: a sender too slow to
+        settle within its lease has lost the row to another, whose try counts."""
         with self._sessions.begin() as session:
             session.execute(
                 update(WebhookOutboxRow)
-                .where(WebhookOutboxRow.id == event_id)
+                .where(
+                    WebhookOutboxRow.id == event.id,
+                    WebhookOutboxRow.attempts == event.attempts,
+                    WebhookOutboxRow.claimed_until.is_not(None),
+                )
                 .values(claimed_until=None, **values)
                 .execution_options(synchronize_session=False)
             )

@@ -194,7 +194,7 @@ class Bots:
         artifacts and endpoints keep their ids while their config is unchanged; a new
         config gets new ids, as at creation."""
         with self._sessions.begin() as session:
-            row = session.get_one(BotRow, bot_id, with_for_update=True)
+            row = _ready_row(session, bot_id)
             if request.recording_config.model_dump(mode="json") != row.recording_config:
                 row.recording_config = _identified(request.recording_config)
             _write_request(row, request, meeting)
@@ -204,7 +204,7 @@ class Bots:
         """Remove a bot with its status changes and recordings: a scheduled bot
         called off before it was dispatched leaves nothing behind."""
         with self._sessions.begin() as session:
-            session.delete(session.get_one(BotRow, bot_id))
+            session.delete(_ready_row(session, bot_id))
 
     def get(self, bot_id: str, owner: Owner | None = None) -> Bot | None:
         """The bot as the API shows it; with `owner`, only if it is theirs."""
@@ -278,6 +278,16 @@ class Bots:
             row = session.get_one(BotRow, bot_id, with_for_update=True)
             return _append_status(row, code, sub_code, message, _now())
 
+    def endpoint_failed(self, bot_id: str, endpoint_id: str) -> None:
+        """Show on the bot that it gave up on one of its realtime endpoints."""
+        with self._sessions.begin() as session:
+            row = session.get_one(BotRow, bot_id, with_for_update=True)
+            config = RecordingConfig.model_validate(row.recording_config)
+            for endpoint in config.realtime_endpoints:
+                if endpoint.id == endpoint_id:
+                    endpoint.status = "failed"
+            row.recording_config = config.model_dump(mode="json")
+
     def start_recording(self, bot_id: str) -> RecordingRef | None:
         """Enter `in_call_recording` and open the recording its audio belongs to,
         in one transaction; None if the bot had already finished."""
@@ -297,6 +307,19 @@ class Bots:
             return RecordingRef(id=recording.id, started_at=now)
 
 
+class BotNotReady(Exception):
+    """The bot has left `ready`: some process (this API's or another's) started it."""
+
+
+def _ready_row(session: Session, bot_id: str) -> BotRow:
+    """The bot's row, locked, if it is still `ready`; checked in the writing transaction,
+    since another API process may have dispatched it whatever this one's timers say."""
+    row = session.get_one(BotRow, bot_id, with_for_update=True)
+    if row.status != StatusCode.READY:
+        raise BotNotReady(bot_id)
+    return row
+
+
 def _identified(config: RecordingConfig) -> dict[str, Any]:
     """`config` as stored: its artifacts and each endpoint with an id of their own
     (ids a client sent are never kept)."""
@@ -310,6 +333,7 @@ def _identified(config: RecordingConfig) -> dict[str, Any]:
             artifact.id = _new_id()
     for endpoint in config.realtime_endpoints:
         endpoint.id = _new_id()
+        endpoint.status = None
     return config.model_dump(mode="json")
 
 

@@ -1,5 +1,1 @@
-"""Status webhooks, delivered from the outbox the store writes with every status change."""
-
-from unmixed.webhooks.delivery import WebhookDelivery
-
-__all__ = ["WebhookDelivery"]
+"""Webhooks: the status outbox's delivery (`delivery`), and one signed POST (`sender`)."""

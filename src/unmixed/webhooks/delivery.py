@@ -19,10 +19,11 @@ import structlog
 
 from unmixed.egress import EgressPolicy
 from unmixed.service import Service
+from unmixed.signing import signed_headers
 from unmixed.store import Database
 from unmixed.store.outbox import ClaimedEvent, Outbox, on_enqueued
 from unmixed.webhooks.schedule import next_attempt
-from unmixed.webhooks.sender import TIMEOUT_SECONDS, DeliveryFailed, send, signed_headers
+from unmixed.webhooks.sender import TIMEOUT_SECONDS, DeliveryFailed, send
 
 log = structlog.get_logger(__name__)
 
@@ -107,8 +108,8 @@ class WebhookDelivery(Service):
                 retry_at=retry_at.isoformat() if retry_at else None,
             )
             if retry_at is None:
-                await asyncio.to_thread(self._outbox.failed, event.id, str(error))
+                await asyncio.to_thread(self._outbox.failed, event, str(error))
             else:
-                await asyncio.to_thread(self._outbox.retry, event.id, retry_at, str(error))
+                await asyncio.to_thread(self._outbox.retry, event, retry_at, str(error))
         else:
-            await asyncio.to_thread(self._outbox.delivered, event.id)
+            await asyncio.to_thread(self._outbox.delivered, event)

@@ -7,12 +7,9 @@ event's, the same on every try, for the receiver to deduplicate),
 """
 
 import asyncio
-import secrets
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
-from standardwebhooks.webhooks import Webhook
 
 from unmixed.egress import EgressPolicy, EgressRefused
 
@@ -22,22 +19,6 @@ TIMEOUT_SECONDS = 15.0
 
 class DeliveryFailed(Exception):
     """This try did not get a 2xx; the message says why, in our words (it is stored)."""
-
-
-def signed_headers(secret: str, webhook_id: str, body: str, at: datetime) -> dict[str, str]:
-    return {
-        "webhook-id": webhook_id,
-        "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(webhook_id, at, body),
-        "content-type": "application/json",
-    }
-
-
-def upgrade_headers(secret: str) -> dict[str, str]:
-    """For a websocket upgrade, as Recall signs them: the same headers, over an empty body."""
-    headers = signed_headers(secret, f"msg_{secrets.token_urlsafe(18)}", "", datetime.now(UTC))
-    del headers["content-type"]
-    return headers
 
 
 async def send(
@@ -59,8 +40,8 @@ async def _post(
         destination = await policy.resolve(url)
     except EgressRefused as error:
         raise DeliveryFailed(f"the egress policy refuses this endpoint: {error}") from error
-    except OSError as error:
-        raise DeliveryFailed(str(error)) from error
+    except (OSError, ValueError) as error:  # ValueError: UnicodeError of a bad host name
+        raise DeliveryFailed(f"the endpoint's host does not resolve: {error}") from error
     target, headers = url, dict(headers)
     if urlsplit(url).scheme == "http":
         # Connect to the very address vetted above; https connects by name, so that
@@ -69,7 +50,7 @@ async def _post(
         headers["host"] = urlsplit(url).netloc.rpartition("@")[2]
     try:
         response = await http.post(target, content=body.encode(), headers=headers)
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as error:
         raise DeliveryFailed(f"connection failed: {type(error).__name__}") from error
     if not response.is_success:
         raise DeliveryFailed(f"the endpoint answered {response.status_code}")

@@ -58,6 +58,9 @@ class RealtimeEndpoint(WireModel):
     url: Url
     events: list[EventName] = Field(min_length=1, max_length=MAX_EVENTS_PER_ENDPOINT)
     metadata: Metadata
+    status: Literal["failed"] | None = None
+    """Set by unmixed, never by a client: `failed` once a bot gave up on the endpoint
+    (its tries ran out, or the egress policy refused it)."""
 
 
 class RecordingConfig(WireModel):
