@@ -17,6 +17,7 @@ import numpy as np
 
 from unmixed.media import Clock, PcmFrame
 from unmixed.platforms.base import (
+    ActiveSpeaker,
     AudioReceived,
     AudioStarted,
     AudioStopped,
@@ -83,6 +84,13 @@ class Rename:
 
 
 @dataclass(frozen=True)
+class Speaking:
+    """The platform says who is speaking (None: nobody), as Zoom's active speaker does."""
+
+    key: str | None
+
+
+@dataclass(frozen=True)
 class Permission:
     granted: bool
     sub_code: str | None = None
@@ -118,6 +126,7 @@ Step = (
     | Unmute
     | Leave
     | Rename
+    | Speaking
     | Permission
     | End
     | Lobby
@@ -214,6 +223,8 @@ class ScriptedAdapter(MeetingAdapter):
                 return [AudioStopped(key), ParticipantLeft(key)]
             case Rename(key, name, is_host):
                 return [ParticipantUpdated(_person(key, name, is_host))]
+            case Speaking(key):
+                return [ActiveSpeaker(key)]
             case Permission(granted, sub_code):
                 return [RecordingPermission(granted=granted, asked=True, sub_code=sub_code)]
             case End(sub_code):
@@ -243,3 +254,9 @@ def _person(key: str, name: str, is_host: bool) -> Participant:
     return Participant(
         key=key, name=name, is_host=is_host, platform="desktop", separation="per_participant"
     )
+
+
+class SpeakerReportingAdapter(ScriptedAdapter):
+    """A platform whose word on who is speaking is taken (as Zoom's is)."""
+
+    reports_speech = True

@@ -23,6 +23,8 @@ from tests.scripted import (
     ScriptedAdapter,
     Silence,
     Speak,
+    SpeakerReportingAdapter,
+    Speaking,
     Step,
     Unmute,
     UntilRecording,
@@ -153,6 +155,45 @@ async def test_participant_events_arrive_in_order_on_the_audio_timeline(
     assert offsets[0] == pytest.approx(1.0, abs=0.15), "the detector's own hangover, at most"
     assert offsets[1] == pytest.approx(2.5, abs=0.03), "a leave ends speech where the audio ends"
     assert receiver.invalid_messages == []
+
+
+async def test_speech_comes_from_the_platform_where_it_says_who_speaks(
+    receiver: AudioReceiver, tmp_path: Path
+) -> None:
+    endpoint = {"type": "websocket", "url": receiver.url, "events": [*PARTICIPANT_EVENTS]}
+    script: list[Step] = [
+        Join("a", "Ann"),
+        Join("b", "Bob"),
+        UntilRecording(),
+        Speaking("a"),
+        Speak("a", 440, 0.5),
+        Speaking("b"),
+        Speak("b", 660, 0.5),
+        Speaking(None),
+        Speak("a", 440, 0.5),  # heard, but the platform says nobody speaks: no event
+        Leave("a"),
+        Leave("b"),
+    ]
+    adapter = SpeakerReportingAdapter(script)
+    async with asyncio.timeout(10):
+        await attend_in_process(
+            adapter,
+            [receiver],
+            tmp_path,
+            recording_config={"participant_events": {}, "realtime_endpoints": [endpoint]},
+            automatic_leave=QUICK,
+        )
+    heard = [(e.event.rsplit(".", 1)[1], e.name) for e in receiver.participant_events]
+    assert heard == [
+        ("join", "Ann"),
+        ("join", "Bob"),
+        ("speech_on", "Ann"),
+        ("speech_off", "Ann"),
+        ("speech_on", "Bob"),
+        ("speech_off", "Bob"),
+        ("leave", "Ann"),
+        ("leave", "Bob"),
+    ]
 
 
 async def test_events_from_another_thread_arrive_in_order(

@@ -1,8 +1,10 @@
 """From what the bot sees of the meeting to `participant_events.*` messages.
 
-Joins, leaves and changes come from the platform; speech starts and stops from
-each participant's own audio (`media.speech`), dated on its capture clock, and
-end with their audio when they mute or leave.
+Joins, leaves and changes come from the platform. Speech comes from the
+platform too where it says who is speaking (Zoom's active speaker), dated when
+the bot hears of it; elsewhere from each participant's own audio
+(`media.speech`), dated on its capture clock. Either way it ends when they mute
+or leave.
 """
 
 import time
@@ -21,12 +23,18 @@ class ParticipantEventsFeed:
         delivery: ParticipantEventsDelivery,
         directory: ParticipantDirectory,
         present: Iterable[str],
+        *,
+        platform_speech: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """`present`: who is in the call already; their joins are told at once."""
+        """`present`: who is in the call already; their joins are told at once.
+        `platform_speech`: speech comes from `active_speaker`, not from the audio."""
         self._delivery = delivery
         self._directory = directory
         self._clock = clock
+        self._platform_speech = platform_speech
+        self._speaking: str | None = None
+        """Who the platform last said was speaking."""
         self._speech: dict[str, SpeechDetector] = {}
         for key in present:
             self.joined(key)
@@ -41,12 +49,27 @@ class ParticipantEventsFeed:
         self.audio_stopped(key)
         self._send("participant_events.leave", key, self._clock())
 
+    def active_speaker(self, key: str | None) -> None:
+        """The platform says `key` is speaking now (None: nobody is)."""
+        if not self._platform_speech or key == self._speaking:
+            return
+        now = self._clock()
+        if self._speaking is not None:
+            self._send("participant_events.speech_off", self._speaking, now)
+        self._speaking = key
+        if key is not None:
+            self._send("participant_events.speech_on", key, now)
+
     def audio(self, key: str, chunks: Iterable[AudioChunk]) -> None:
+        if self._platform_speech:
+            return
         detector = self._speech.setdefault(key, SpeechDetector())
         for chunk in chunks:
             self._tell(key, detector.push(chunk))
 
     def audio_stopped(self, key: str) -> None:
+        if key == self._speaking:
+            self.active_speaker(None)
         detector = self._speech.pop(key, None)
         if detector is not None:
             self._tell(key, detector.end())

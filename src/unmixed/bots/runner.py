@@ -315,8 +315,11 @@ class BotRun:
                 self._on_permission(event)
             case MeetingEnded(sub_code):
                 self._conclude(sub_code)
-            case ActiveSpeaker() | MixedAudioReceived():
-                pass  # for attributed and mixed audio, which this bot does not stream yet
+            case ActiveSpeaker(key):
+                if self._events is not None:
+                    self._events.active_speaker(key)
+            case MixedAudioReceived():
+                pass  # a platform's own mix: the bot mixes its participants itself
 
     def _on_permission(self, permission: RecordingPermission) -> None:
         """Recording starts once the bot is in the call and allowed to. A refusal
@@ -414,7 +417,12 @@ class BotRun:
             recording_started_at=recording.started_at.timestamp(),
             outbound=self._outbound,
         )
-        return ParticipantEventsFeed(delivery, self._directory, self._presence.present)
+        return ParticipantEventsFeed(
+            delivery,
+            self._directory,
+            self._presence.present,
+            platform_speech=self._adapter.reports_speech,
+        )
 
     def _endpoint_failed(self, endpoint_id: str) -> None:
         """Shown on the bot object once, whichever of its streams gave up first."""

@@ -152,6 +152,10 @@ class MeetingAdapter(ABC):
     event goes to `on_event`, on the loop that called `join`, in the order emitted.
     """
 
+    reports_speech: ClassVar[bool] = False
+    """The platform says who is speaking (`ActiveSpeaker`) and its word is taken for
+    `speech_on`/`speech_off`; otherwise they come from each participant's own audio."""
+
     exits_hard: ClassVar[bool] = False
     """The platform's library cannot be unloaded cleanly (Zoom's SDK crashes at
     interpreter exit): once the bot is done, its process ends with `os._exit`."""

@@ -41,6 +41,7 @@ log = structlog.get_logger(__name__)
 
 
 class ZoomAdapter(MeetingAdapter):
+    reports_speech = True
     exits_hard = True
     """The process must end with `os._exit` once the SDK has run (see the module doc)."""
 
