@@ -10,7 +10,7 @@ import functools
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,6 +51,7 @@ from unmixed.store import BotRecord, Bots, open_database
 from unmixed.store.repository import RecordingRef
 from unmixed.store.webhooks import WebhookEndpoints
 from unmixed.wire.common import ObjectRef
+from unmixed.wire.realtime import AUDIO_MIXED_RAW_DATA, PARTICIPANT_EVENTS
 from unmixed.wire.status import StatusCode, SubCode
 
 DRAIN_SECONDS = 10.0
@@ -390,9 +391,14 @@ class BotRun:
             self._start_audio(key)
         self.recording_started.set()
 
+    def _subscribed(self, events: Iterable[str]) -> bool:
+        """Whether any endpoint asked for one of `events`: work nobody receives is not done."""
+        wanted = set(events)
+        return any(wanted & set(e.events) for e in self._bot.recording_config.realtime_endpoints)
+
     def _mixed_audio(self, recording: RecordingRef) -> MixedAudioFeed | None:
         artifact = self._bot.recording_config.audio_mixed_raw
-        if artifact is None or artifact.id is None:
+        if artifact is None or artifact.id is None or not self._subscribed([AUDIO_MIXED_RAW_DATA]):
             return None
         started_at = recording.started_at.timestamp()
         delivery = AudioMixedDelivery(
@@ -407,7 +413,7 @@ class BotRun:
 
     def _participant_events(self, recording: RecordingRef) -> ParticipantEventsFeed | None:
         artifact = self._bot.recording_config.participant_events
-        if artifact is None or artifact.id is None:
+        if artifact is None or artifact.id is None or not self._subscribed(PARTICIPANT_EVENTS):
             return None
         delivery = ParticipantEventsDelivery(
             self._bot.recording_config.realtime_endpoints,
@@ -467,8 +473,11 @@ class BotRun:
     @_one_participant
     def _start_audio(self, key: str) -> None:
         participant = self._directory.get(key)
+        outputs = (self._delivery, self._events, self._mixed)
         if participant is None or self._recording is None or self._paused:
             return
+        if all(output is None for output in outputs):
+            return  # nobody receives anything made from the audio
         self._segments[key] = AudioSegment(not_before=self._recording.started_at.timestamp())
         if self._delivery is not None:
             self._delivery.start(participant)
