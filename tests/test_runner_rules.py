@@ -348,39 +348,43 @@ async def test_silence_detection_leaves_after_its_timeout_of_silence(
     assert seconds_recorded(bot) >= 0.4, "Ann was heard: the silence counts from then"
 
 
-async def test_only_bots_left_by_their_names(receiver: AudioReceiver, tmp_path: Path) -> None:
-    names = {"matches": ["notetaker", "read.ai"], "timeout": 0.2, "activate_after": 0}
-    rules = {**QUICK, "bot_detection": {"using_participant_names": names}}
+@pytest.mark.parametrize(
+    ("detection", "left_behind", "sub_code"),
+    [
+        (
+            {"using_participant_names": {"matches": ["notetaker", "read.ai"]}},
+            [Join("b", "Otter Notetaker"), Join("c", "Read.ai meeting assistant")],
+            SubCode.TIMEOUT_EXCEEDED_ONLY_BOTS_BY_NAME,
+        ),
+        (
+            {"using_participant_events": {}},
+            [Join("b", "Bob", muted=True)],
+            SubCode.TIMEOUT_EXCEEDED_ONLY_BOTS_BY_EVENTS,
+        ),
+    ],
+    ids=["by-name", "never-heard"],
+)
+async def test_only_bots_left(
+    receiver: AudioReceiver,
+    tmp_path: Path,
+    detection: dict[str, dict[str, Any]],
+    left_behind: list[Step],
+    sub_code: str,
+) -> None:
+    quick = {"timeout": 0.2, "activate_after": 0}
+    rules = {
+        **QUICK,
+        "bot_detection": {rule: {**options, **quick} for rule, options in detection.items()},
+    }
     script: list[Step] = [
         Join("a", "Ann"),
-        Join("b", "Otter Notetaker"),
-        Join("c", "Read.ai meeting assistant"),
+        *left_behind,
         UntilRecording(),
         Speak("a", 440, 0.2),
         Leave("a"),
     ]
     bot, _ = await run(receiver, tmp_path, script, automatic_leave=rules)
-    assert codes(bot)[-2:] == [
-        ("call_ended", SubCode.TIMEOUT_EXCEEDED_ONLY_BOTS_BY_NAME),
-        ("done", None),
-    ]
-
-
-async def test_only_bots_left_by_never_being_heard(receiver: AudioReceiver, tmp_path: Path) -> None:
-    events = {"timeout": 0.2, "activate_after": 0}
-    rules = {**QUICK, "bot_detection": {"using_participant_events": events}}
-    script: list[Step] = [
-        Join("a", "Ann"),
-        Join("b", "Bob", muted=True),
-        UntilRecording(),
-        Speak("a", 440, 0.2),
-        Leave("a"),
-    ]
-    bot, _ = await run(receiver, tmp_path, script, automatic_leave=rules)
-    assert codes(bot)[-2:] == [
-        ("call_ended", SubCode.TIMEOUT_EXCEEDED_ONLY_BOTS_BY_EVENTS),
-        ("done", None),
-    ]
+    assert codes(bot)[-2:] == [("call_ended", sub_code), ("done", None)]
 
 
 async def test_someone_heard_keeps_the_bot_from_taking_them_for_a_bot(
