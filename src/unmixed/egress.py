@@ -17,8 +17,10 @@ Loopback and private ranges are allowed unless the operator turns them off
 """
 
 import asyncio
+import functools
 import ipaddress
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
@@ -52,6 +54,10 @@ DEFAULT_PORTS = {"ws": 80, "http": 80, "wss": 443, "https": 443}
 
 
 NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
+
+LOOKUPS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dns-lookup")
+"""Name lookups get threads of their own: a resolver that never answers (a name a
+client chose) must not hold the default pool's threads, which database calls use."""
 
 
 class EgressRefused(ValueError):
@@ -173,10 +179,9 @@ class EgressPolicy:
         parts = self.check_url(url)
         host = parts.hostname or ""
         port = parts.port or DEFAULT_PORTS.get(parts.scheme, 80)
+        lookup = functools.partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
         try:
-            found = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )
+            found = await asyncio.get_running_loop().run_in_executor(LOOKUPS, lookup)
         except socket.gaierror as error:
             raise OSError(f"cannot resolve {host}") from error
         addresses = [ipaddress.ip_address(str(entry[4][0]).split("%")[0]) for entry in found]

@@ -29,8 +29,8 @@ log = structlog.get_logger(__name__)
 
 POLL_SECONDS = 1.0
 MAX_IN_FLIGHT = 16
-"""Tries at once. Each holds a lookup thread (shared with the API's database calls) only
-while its DNS answer is slow; a slow endpoint holds up only its own bot's events."""
+"""Tries at once. A lookup that hangs holds one of the egress policy's own lookup
+threads, never one the API's database calls need."""
 
 
 class WebhookDelivery(Service):
