@@ -106,10 +106,13 @@ async def test_a_browser_participant_and_a_native_one_are_heard_on_the_page(
                 return {mids!r}.every((mid) => (now[mid] || 0) >= (before[mid] || 0) + 50);
             }}"""
             await page.wait_for_function(growing, timeout=WAIT_MS)
-            playing = await page.eval_on_selector_all(
-                "#speakers audio", "items => items.filter(a => !a.paused).length"
+            # The page plays each participant's audio, like a meeting client (an element
+            # may be swapped while the subscription is renegotiated: wait, do not sample).
+            await page.wait_for_function(
+                "() => [...document.querySelectorAll('#speakers audio')]"
+                ".filter((a) => !a.paused).length === 2",
+                timeout=WAIT_MS,
             )
-            assert playing == 2
             ann = meeting.participants["Ann"]
             assert ann.log.joined_at is not None
             assert ann.log.published_at is not None
