@@ -36,9 +36,15 @@ class LeaveDeadline:
 NO_DEADLINE = LeaveDeadline(None, "")
 
 
+HEARD_RMS = HEARD_LEVEL * 32768
+
+
 def is_heard(frame: PcmFrame) -> bool:
-    samples = frame.samples.astype(np.float32)
-    return float(np.sqrt(np.mean(samples * samples))) > HEARD_LEVEL * 32768
+    samples = frame.samples
+    if max(int(samples.max(initial=0)), -int(samples.min(initial=0))) <= HEARD_RMS:
+        return False  # no sample reaches the level, so neither can their RMS: most frames
+    wide = samples.astype(np.float32)
+    return float(np.sqrt(np.mean(wide * wide))) > HEARD_RMS
 
 
 class PresenceRules:

@@ -10,6 +10,7 @@ from unmixed.wire.bots import RealtimeEndpoint
 from unmixed.wire.common import ObjectRef
 from unmixed.wire.realtime import (
     AUDIO_MIXED_RAW_DATA,
+    AudioEnvelope,
     AudioMixedRawMessage,
     AudioMixedRawPayload,
     MixedAudioData,
@@ -30,11 +31,22 @@ class AudioMixedDelivery:
         recording_started_at: float,
         outbound: Outbound,
     ) -> None:
-        self._refs = (bot, recording, audio_mixed)
         self._recording_started_at = recording_started_at
         self._subscribers = [
             (
-                ObjectRef(id=endpoint.id or "", metadata=endpoint.metadata),
+                AudioEnvelope(
+                    AudioMixedRawMessage(
+                        data=AudioMixedRawPayload(
+                            data=MixedAudioData(buffer="", timestamp=Timestamp.at(0, 0)),
+                            realtime_endpoint=ObjectRef(
+                                id=endpoint.id or "", metadata=endpoint.metadata
+                            ),
+                            audio_mixed=audio_mixed,
+                            recording=recording,
+                            bot=bot,
+                        )
+                    )
+                ),
                 ReceiverConnection(outbound.endpoint(endpoint), label="audio-mixed"),
             )
             for endpoint in endpoints
@@ -42,22 +54,10 @@ class AudioMixedDelivery:
         ]
 
     def send(self, chunk: AudioChunk) -> None:
-        bot, recording, audio_mixed = self._refs
-        data = MixedAudioData(
-            buffer=base64.b64encode(chunk.pcm).decode("ascii"),
-            timestamp=Timestamp.at(chunk.captured_at, self._recording_started_at),
-        )
-        for endpoint, connection in self._subscribers:
-            message = AudioMixedRawMessage(
-                data=AudioMixedRawPayload(
-                    data=data,
-                    realtime_endpoint=endpoint,
-                    audio_mixed=audio_mixed,
-                    recording=recording,
-                    bot=bot,
-                )
-            )
-            connection.send(message.model_dump_json())
+        buffer = base64.b64encode(chunk.pcm)
+        timestamp = Timestamp.at(chunk.captured_at, self._recording_started_at)
+        for envelope, connection in self._subscribers:
+            connection.send(envelope.encode(buffer, timestamp))
 
     async def close(self, drain_seconds: float) -> None:
         late = await drain([connection for _, connection in self._subscribers], drain_seconds)

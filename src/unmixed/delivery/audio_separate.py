@@ -19,6 +19,7 @@ from unmixed.wire.common import ObjectRef
 from unmixed.wire.realtime import (
     AUDIO_SEPARATE_RAW_DATA,
     AudioData,
+    AudioEnvelope,
     AudioSeparateRawMessage,
     AudioSeparateRawPayload,
     Participant,
@@ -52,46 +53,50 @@ class AudioSeparateDelivery:
             for endpoint in endpoints
             if AUDIO_SEPARATE_RAW_DATA in endpoint.events
         ]
-        self._open: dict[int, tuple[Participant, list[ReceiverConnection]]] = {}
+        self._open: dict[int, list[tuple[AudioEnvelope, ReceiverConnection]]] = {}
         self._closing: set[ReceiverConnection] = set()
 
     def start(self, participant: Participant) -> None:
         """Open the participant's connections (their audio started)."""
         if participant.id in self._open:
             return
-        connections = [
-            ReceiverConnection(health, label=f"participant-{participant.id}")
-            for _, health in self._endpoints
+        self._open[participant.id] = [
+            (
+                self._envelope(participant, endpoint),
+                ReceiverConnection(health, label=f"participant-{participant.id}"),
+            )
+            for endpoint, health in self._endpoints
         ]
-        self._open[participant.id] = (participant, connections)
 
-    def send(self, participant_id: int, chunk: AudioChunk) -> None:
-        opened = self._open.get(participant_id)
-        if opened is None:
-            return
-        participant, connections = opened
-        data = AudioData(
-            buffer=base64.b64encode(chunk.pcm).decode("ascii"),
-            timestamp=Timestamp.at(chunk.captured_at, self._recording_started_at),
-            participant=participant,
-        )
-        for (endpoint, _), connection in zip(self._endpoints, connections, strict=True):
-            message = AudioSeparateRawMessage(
+    def _envelope(self, participant: Participant, endpoint: ObjectRef) -> AudioEnvelope:
+        return AudioEnvelope(
+            AudioSeparateRawMessage(
                 data=AudioSeparateRawPayload(
-                    data=data,
+                    data=AudioData(
+                        buffer="", timestamp=Timestamp.at(0, 0), participant=participant
+                    ),
                     realtime_endpoint=endpoint,
                     audio_separate=self._context.audio_separate,
                     recording=self._context.recording,
                     bot=self._context.bot,
                 )
             )
-            connection.send(message.model_dump_json())
+        )
+
+    def send(self, participant_id: int, chunk: AudioChunk) -> None:
+        streams = self._open.get(participant_id)
+        if not streams:
+            return
+        buffer = base64.b64encode(chunk.pcm)
+        timestamp = Timestamp.at(chunk.captured_at, self._recording_started_at)
+        for envelope, connection in streams:
+            connection.send(envelope.encode(buffer, timestamp))
 
     def stop(self, participant_id: int) -> None:
         """Close the participant's connections once what is buffered has been sent."""
-        _, connections = self._open.pop(participant_id, (None, []))
+        streams = self._open.pop(participant_id, [])
         self._closing = {connection for connection in self._closing if not connection.done}
-        for connection in connections:
+        for _, connection in streams:
             connection.finish()
             self._closing.add(connection)
 

@@ -116,7 +116,8 @@ class Outgoing(ABC):
         self._task = asyncio.create_task(self._run(), name=name)
 
     @abstractmethod
-    def send(self, message: str) -> None: ...
+    def send(self, message: bytes) -> None:
+        """Queue one message: UTF-8 JSON, sent as text."""
 
     @abstractmethod
     async def _run(self) -> None: ...
@@ -144,13 +145,13 @@ class ReceiverConnection(Outgoing):
     def __init__(self, health: EndpointHealth, *, label: str) -> None:
         self._health = health
         self._label = label
-        self._buffer: deque[str] = deque()
+        self._buffer: deque[bytes] = deque()
         self._buffered_bytes = 0
         self.dropped = 0
         self.sent = 0
         super().__init__(f"ws-{label}")
 
-    def send(self, message: str) -> None:
+    def send(self, message: bytes) -> None:
         if self._health.failed or self._task.done():
             self.dropped += 1
             return
@@ -230,7 +231,7 @@ class ReceiverConnection(Outgoing):
                     self._wake.clear()
                     await self._wake.wait()
                     continue
-                await socket.send(self._buffer[0])
+                await socket.send(self._buffer[0], text=True)
                 self._buffered_bytes -= len(self._buffer.popleft())
                 self.sent += 1
         finally:

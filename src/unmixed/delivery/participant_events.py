@@ -67,7 +67,7 @@ class ParticipantEventsDelivery:
                     bot=bot,
                 ),
             )
-            connection.send(message.model_dump_json())
+            connection.send(message.model_dump_json().encode())
 
     async def close(self, drain_seconds: float) -> None:
         """Let receivers take what is buffered, for at most `drain_seconds`, then let go."""

@@ -36,11 +36,11 @@ class WebhookEndpointSender(Outgoing):
         self.dropped = 0
         super().__init__(f"webhook-{label}")
 
-    def send(self, message: str) -> None:
+    def send(self, message: bytes) -> None:
         if self._health.failed or self._task.done():
             self.dropped += 1
             return
-        self._queue.append((f"msg_{secrets.token_urlsafe(18)}", message))
+        self._queue.append((f"msg_{secrets.token_urlsafe(18)}", message.decode()))
         if len(self._queue) > MAX_QUEUED:
             self._queue.popleft()
             self.dropped += 1

@@ -14,11 +14,10 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-import av
+import numpy as np
 import structlog
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
-from aiortc.rtp import RtpPacket
 
 from unmixed.egress import EgressPolicy, EgressRefused
 from unmixed.media import PcmFrame
@@ -34,10 +33,11 @@ from unmixed.platforms.base import (
     ParticipantLeft,
     RecordingPermission,
 )
-from unmixed.platforms.rtp_tap import OPUS_RATE, OpusDecoder, tap_receiver
+from unmixed.platforms.rtp_tap import OpusRtpStream, tap_receiver
 from unmixed.testbed.janus import JanusError, JanusHandle, JanusSession, JanusUnreachable
 from unmixed.testbed.loopback import use_loopback_ice
 from unmixed.testbed.room import Display, RoomAddress
+from unmixed.wire.realtime import SAMPLE_RATE
 from unmixed.wire.status import SubCode
 
 JANUS_NO_SUCH_ROOM = 426
@@ -72,7 +72,7 @@ class Subscription:
         self.feed = feed
         self._handle: JanusHandle | None = None
         self._peer: RTCPeerConnection | None = None
-        self._decoder = OpusDecoder()
+        self._audio = OpusRtpStream(self._on_audio)
         self._anchor: float | None = None
 
     async def start(self, session: JanusSession, join_fields: dict[str, object]) -> None:
@@ -103,25 +103,18 @@ class Subscription:
             return
         for transceiver in self._peer.getTransceivers():
             if transceiver.receiver.track is track:
-                tap_receiver(transceiver.receiver, self._on_packet)
+                tap_receiver(transceiver.receiver, self._audio.push)
 
-    def _on_packet(self, packet: RtpPacket) -> None:
-        """Called by aiortc for every packet: must never raise, or aiortc closes the transport."""
-        arrived = time.time()
-        try:
-            media_seconds, samples = self._decoder.decode(packet)
-        except av.FFmpegError as error:
-            log.warning("undecodable Opus packet skipped", feed=self.feed, error=str(error))
-            return
-        if len(samples) == 0:
-            return
+    def _on_audio(self, media_seconds: float, samples: np.ndarray) -> None:
+        """Decoded audio, on the media clock; the first of it anchors that clock to now."""
         if self._anchor is None:
-            self._anchor = arrived - media_seconds
-        pcm = PcmFrame(samples.reshape(-1, 1), OPUS_RATE, self._anchor + media_seconds)
+            self._anchor = time.time() - media_seconds
+        pcm = PcmFrame(samples, SAMPLE_RATE, self._anchor + media_seconds)
         self._adapter.on_frame(self.feed, media_seconds, pcm)
 
     async def stop(self) -> None:
         """Hang up; safe to call more than once."""
+        self._audio.close()
         peer, self._peer = self._peer, None
         handle, self._handle = self._handle, None
         if peer is not None:

@@ -5,6 +5,7 @@ here is typed as strictly as that receiver expects: integer participant ids,
 boolean `is_host`, a string `absolute`, `{id, metadata}` on every reference.
 """
 
+import json
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
@@ -128,3 +129,37 @@ class ParticipantEventMessage(WireModel):
 
 
 RealtimeMessage = AudioSeparateRawMessage | AudioMixedRawMessage | ParticipantEventMessage
+
+AudioMessage = AudioSeparateRawMessage | AudioMixedRawMessage
+
+
+class AudioEnvelope:
+    """One stream's audio messages, serialised from the models once and filled in per message.
+
+    Every message of a stream repeats the same ids, metadata and participant;
+    only the buffer and the timestamp change. Building and dumping the models
+    for each 40 ms buffer was a large part of the bot's cost, so the message is
+    dumped once, from the models, and cut around those two fields. The result
+    is byte for byte what `model_dump_json` gives (tested).
+    """
+
+    def __init__(self, message: AudioMessage) -> None:
+        """`message`: any message of the stream; its own buffer and timestamp are replaced."""
+        audio = message.data.data
+        text = message.model_dump_json()
+        variable = (
+            f'"buffer":{json.dumps(audio.buffer)},"timestamp":{audio.timestamp.model_dump_json()}'
+        )
+        # The buffer is the first field of the innermost object, and all that precedes
+        # it is fixed field names: its first occurrence is the right one, whatever a
+        # participant's name or a metadata value contains.
+        head, found, tail = text.partition(variable)
+        if not found:
+            raise ValueError("the message's buffer is not followed by its timestamp")
+        self._head = f'{head}"buffer":"'.encode()
+        self._tail = tail.encode()
+
+    def encode(self, buffer: bytes, timestamp: Timestamp) -> bytes:
+        """The message, as UTF-8 JSON, for base64 `buffer` captured at `timestamp`."""
+        stamp = timestamp.model_dump_json().encode()
+        return b"".join((self._head, buffer, b'","timestamp":', stamp, self._tail))
