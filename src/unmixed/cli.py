@@ -237,18 +237,37 @@ def demo(
 
 @app.command()
 def bench(
-    participants: Annotated[int, typer.Option(min=1, max=30, help="Speaking participants.")] = 5,
+    participants: Annotated[
+        int | None,
+        typer.Option(min=1, max=30, help="Speaking participants: 5 by default, 3 with --bots."),
+    ] = None,
     seconds: Annotated[float, typer.Option(min=5, help="How long they speak.")] = 20.0,
     browser_speakers: Annotated[
         int, typer.Option(min=0, max=10, help="Speakers for the browser bot's run (0: skip it).")
     ] = 3,
+    bots: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=30,
+            help="Send this many native bots to one meeting at once, instead of the "
+            "one-bot runs (0: the one-bot runs).",
+        ),
+    ] = 0,
 ) -> None:
     """Measure latency, the bot's CPU and memory, and unmute-to-first-message time,
-    for the native testbed adapter and for the browser bot."""
-    from unmixed.bench import run_bench
+    for the native testbed adapter and for the browser bot, or (--bots) for many
+    native bots at once; against the floor (decoding, resampling and wrapping the
+    same audio, measured in the same run)."""
+    from unmixed.bench import run_bench, run_fleet_bench
 
     configure_logging(process="bench")
-    asyncio.run(run_bench(participants, seconds, Console(), browser_speakers=browser_speakers))
+    if bots:
+        asyncio.run(run_fleet_bench(bots, participants or 3, seconds, Console()))
+    else:
+        asyncio.run(
+            run_bench(participants or 5, seconds, Console(), browser_speakers=browser_speakers)
+        )
 
 
 if __name__ == "__main__":

@@ -120,13 +120,18 @@ class AudioReceiver(Service):
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(condition)
 
-    def participant(self, name: str) -> ParticipantAudio:
-        """The participant called `name` (the only recording, or the latest)."""
-        found = [audio for audio in self.participants.values() if audio.name == name]
+    def participant(self, name: str, *, bot_id: str | None = None) -> ParticipantAudio:
+        """The participant called `name` (the only recording, or the latest); with
+        `bot_id`, as that bot heard them, for a receiver that several bots stream to."""
+        found = [
+            audio
+            for audio in self.participants.values()
+            if audio.name == name and (bot_id is None or audio.bot_id == bot_id)
+        ]
         if not found:
-            raise KeyError(
-                f"no audio from {name!r}; have {[a.name for a in self.participants.values()]}"
-            )
+            heard = [(a.name, a.bot_id) for a in self.participants.values()]
+            of_bot = f" of bot {bot_id}" if bot_id is not None else ""
+            raise KeyError(f"no audio from {name!r}{of_bot}; have (name, bot id) {heard}")
         return found[-1]
 
     def write_wavs(self, out_dir: Path) -> dict[str, Path]:

@@ -63,6 +63,7 @@ class ParticipantAudio:
     ) -> None:
         participant = message.data.data.participant
         self.recording_id = recording_id
+        self.bot_id = message.data.bot.id
         self.id = participant.id
         self.name = participant.name
         self.is_host = participant.is_host

@@ -1,0 +1,35 @@
+"""`unmixed bench`: how fast and how cheap the bot is, measured end to end on the testbed.
+
+Each participant beeps once a second (a different pitch each, onsets staggered)
+and mutes once. The default run sends one native bot to a meeting of N speakers,
+then one browser bot to the same meeting's web page, and prints them side by
+side; `--bots N` sends N native bots to one meeting at once instead. Either way
+the floor (`floor.py`) is measured first, in the same run, and the bot's cost
+per stream is printed as a multiple of it.
+"""
+
+from rich.console import Console
+
+from unmixed.bench.fleet import measure_fleet
+from unmixed.bench.report import fleet_report, single_report
+from unmixed.bench.single import Figures, measure_single
+
+
+async def run_bench(
+    participants: int, seconds: float, console: Console, *, browser_speakers: int
+) -> None:
+    """The native testbed adapter with `participants` speakers, then (unless
+    `browser_speakers` is 0) the browser bot on the testbed's web page."""
+    runs: dict[str, Figures] = {
+        "native (aiortc)": await measure_single(participants, seconds, through_browser=False)
+    }
+    if browser_speakers:
+        runs["browser (Chromium)"] = await measure_single(
+            browser_speakers, seconds, through_browser=True
+        )
+    console.print(single_report(seconds, runs))
+
+
+async def run_fleet_bench(bots: int, speakers: int, seconds: float, console: Console) -> None:
+    """`bots` native bots created at once in one meeting of `speakers` speakers."""
+    console.print(fleet_report(seconds, await measure_fleet(bots, speakers, seconds)))

@@ -1,0 +1,223 @@
+"""N bots in one meeting of beeping speakers: what a machine full of bots costs.
+
+The bots are created all at once, concurrently, through the API as any client
+would create them, and all stream to the one receiver, which tells their
+streams apart by the bot each message names. Once every bot is recording the
+speakers join; each bot's process is watched while they speak, and the whole
+machine with it (Janus, the speakers, the API and the receiver share it).
+"""
+
+import asyncio
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from unmixed.bench.floor import Floor, measure_floor
+from unmixed.bench.latency import first_message_delays, onset_latencies
+from unmixed.bench.lost import StreamLoss, capture_offset, recording_origin, stream_loss
+from unmixed.bench.process_watch import (
+    ProcessTreeWatch,
+    Watched,
+    bot_processes,
+    janus_process,
+    watch_while_speaking,
+)
+from unmixed.bench.speakers import BeepLog, beeping_tracks, bench_scenario, speaker_loop
+from unmixed.local import FINISHED, LocalStack, local_stack
+from unmixed.receiver import AudioReceiver, ParticipantAudio
+from unmixed.testbed.meeting import TestbedMeeting
+from unmixed.testbed.participant import ParticipantLog
+from unmixed.testbed.scenario import Scenario
+from unmixed.wire.bots import Bot
+from unmixed.wire.status import StatusCode
+
+READY_TIMEOUT = 300.0
+"""Seconds for every bot to be recording: bots started together share two cores."""
+
+FINISH_TIMEOUT = 120.0
+POLL_EVERY = 0.5
+"""How often each bot is polled; the fleet's stack allows one client this many polls."""
+
+
+@dataclass(frozen=True)
+class Startup:
+    """A bot as it stood once the fleet had started."""
+
+    bot: Bot
+    seconds: float | None
+    """From its creation to `in_call_recording`, on the API's clock; None: it never got there."""
+
+
+@dataclass
+class FleetFigures:
+    """What one fleet run measured."""
+
+    speakers: int
+    floor: Floor
+    startups: list[Startup]
+    watches: dict[str, ProcessTreeWatch]
+    """Each recording bot's process, by bot id."""
+    janus_cpu_percent: float
+    own_cpu_percent: float
+    """The bench's process: the speakers, the API and the receiver."""
+    machine_cpu_percent: float
+    losses: list[StreamLoss]
+    timestamp_offsets: list[float]
+    """Per stream: how much later than the moment a sample left its speaker the bot dated it."""
+    latencies: list[float]
+    unmute_delays: list[float]
+    publish_delays: list[float]
+
+    @property
+    def recording(self) -> list[Startup]:
+        return [startup for startup in self.startups if startup.seconds is not None]
+
+
+@dataclass
+class _Run:
+    """What a fleet run leaves behind, to be worked out once everyone has gone."""
+
+    startups: list[Startup]
+    bot_ids: list[str]
+    """The bots whose process was found and watched, in the order of `watched`."""
+    watched: Watched
+    """The bots' processes, then Janus."""
+    people: dict[str, ParticipantLog]
+    beeps: dict[str, BeepLog]
+    receiver: AudioReceiver
+    ended: float
+
+
+async def measure_fleet(bots: int, speakers: int, seconds: float) -> FleetFigures:
+    """`bots` bots in one meeting of `speakers` beeping speakers; the floor first."""
+    scenario = bench_scenario(speakers, seconds)
+    floor = measure_floor(
+        [speaker_loop(spec, speakers)[0] for spec in scenario.participants], seconds
+    )
+    return _figures(speakers, floor, await _run(bots, scenario, seconds))
+
+
+async def _run(bots: int, scenario: Scenario, seconds: float) -> _Run:
+    beeps: dict[str, BeepLog] = {}
+    tracks = beeping_tracks(len(scenario.participants), beeps)
+    with tempfile.TemporaryDirectory(prefix="unmixed-bench-") as work:
+        async with local_stack(Path(work), bots=bots) as stack:
+            async with TestbedMeeting(stack.janus.url, scenario, track_for=tracks) as meeting:
+                startups = await _start_fleet(stack, meeting.meeting_url, bots)
+                processes = bot_processes([s.bot.id for s in startups if s.seconds is not None])
+                watching = asyncio.create_task(
+                    watch_while_speaking([*processes.values(), janus_process()], seconds)
+                )
+                await meeting.play()
+                watched = await watching
+            ended = time.time()
+            await asyncio.gather(
+                *(
+                    stack.client.wait_for_status(
+                        s.bot.id, FINISHED, timeout=FINISH_TIMEOUT, every=POLL_EVERY
+                    )
+                    for s in startups
+                )
+            )
+    people = {name: participant.log for name, participant in meeting.participants.items()}
+    return _Run(startups, list(processes), watched, people, beeps, stack.receiver, ended)
+
+
+def _figures(speakers: int, floor: Floor, run: _Run) -> FleetFigures:
+    recording = [s for s in run.startups if s.seconds is not None]
+    heard = {
+        (s.bot.id, name): _heard(run.receiver, name, s.bot.id)
+        for s in recording
+        for name in run.people
+    }
+    streams = {key: audio for key, audio in heard.items() if audio is not None}
+    origins = {s.bot.id: _origin(s.bot, streams) for s in recording}
+    offsets = {
+        (bot_id, name): capture_offset(audio, run.beeps[name].onsets, origins[bot_id])
+        for (bot_id, name), audio in streams.items()
+    }
+    *bot_watches, janus = run.watched.watches
+    return FleetFigures(
+        speakers=speakers,
+        floor=floor,
+        startups=run.startups,
+        watches=dict(zip(run.bot_ids, bot_watches, strict=True)),
+        janus_cpu_percent=janus.cpu_percent,
+        own_cpu_percent=run.watched.own_cpu_percent,
+        machine_cpu_percent=run.watched.machine_cpu_percent,
+        losses=[
+            stream_loss(
+                bot_id,
+                name,
+                audio,
+                run.people[name],
+                origins[bot_id],
+                offsets.get((bot_id, name)) or 0.0,
+                run.ended,
+            )
+            for (bot_id, name), audio in heard.items()
+        ],
+        timestamp_offsets=[offset for offset in offsets.values() if offset is not None],
+        latencies=[
+            latency
+            for (_, name), audio in streams.items()
+            for latency in onset_latencies(audio, run.beeps[name].onsets)
+        ],
+        unmute_delays=[
+            delay
+            for (_, name), audio in streams.items()
+            for delay in first_message_delays(audio, run.people[name].unmutes)
+        ],
+        publish_delays=[
+            delay
+            for (_, name), audio in streams.items()
+            for delay in first_message_delays(audio, _published(run.people[name].published_at))
+        ],
+    )
+
+
+async def _start_fleet(stack: LocalStack, meeting_url: str, bots: int) -> list[Startup]:
+    """Create every bot at once, then wait until each is recording or has ended."""
+    created = await asyncio.gather(
+        *(stack.create_bot(meeting_url, bot_name=f"bench-{index + 1}") for index in range(bots))
+    )
+    return list(await asyncio.gather(*(_started(stack, bot) for bot in created)))
+
+
+async def _started(stack: LocalStack, bot: Bot) -> Startup:
+    try:
+        bot = await stack.client.wait_for_status(
+            bot.id,
+            {StatusCode.IN_CALL_RECORDING, *FINISHED},
+            timeout=READY_TIMEOUT,
+            every=POLL_EVERY,
+        )
+    except TimeoutError:
+        bot = await stack.client.get_bot(bot.id)
+    times = {change.code: change.created_at for change in bot.status_changes}
+    recording = times.get(StatusCode.IN_CALL_RECORDING)
+    if recording is None:
+        return Startup(bot, None)
+    return Startup(bot, (recording - times[StatusCode.READY]).total_seconds())
+
+
+def _heard(receiver: AudioReceiver, name: str, bot_id: str) -> ParticipantAudio | None:
+    try:
+        return receiver.participant(name, bot_id=bot_id)
+    except KeyError:
+        return None
+
+
+def _origin(bot: Bot, streams: dict[tuple[str, str], ParticipantAudio]) -> float:
+    """The Unix time of the bot's relative 0: from its messages, else from its status."""
+    for (bot_id, _), audio in streams.items():
+        origin = recording_origin(audio) if bot_id == bot.id else None
+        if origin is not None:
+            return origin
+    recording = next(c for c in bot.status_changes if c.code == StatusCode.IN_CALL_RECORDING)
+    return recording.created_at.timestamp()
+
+
+def _published(published_at: float | None) -> list[float]:
+    return [published_at] if published_at is not None else []
