@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tests.recording import Heard
 from unmixed.media import Clock, PcmFrame
 from unmixed.platforms.base import (
     ActiveSpeaker,
-    AudioReceived,
     AudioStarted,
     AudioStopped,
     JoinError,
@@ -189,8 +189,7 @@ class ScriptedAdapter(MeetingAdapter):
     def _play_from_thread(self, steps: tuple[Step, ...]) -> None:
         assert threading.current_thread() is not threading.main_thread()
         for step in steps:
-            for event in self._events_of(step):
-                self._emit(event)
+            self._report(self._events_of(step))
 
     async def _play(self, step: Step) -> None:
         if isinstance(step, UntilRecording):
@@ -198,15 +197,23 @@ class ScriptedAdapter(MeetingAdapter):
             await self.recording_started.wait()
             self._media_time = max(self._media_time, time.time())  # nothing before recording
             return
-        for event in self._events_of(step):
-            self._emit(event)
+        self._report(self._events_of(step))
 
-    def _events_of(self, step: Step) -> list[MeetingEvent]:
+    def _report(self, reports: list[MeetingEvent | Heard]) -> None:
+        for report in reports:
+            if isinstance(report, Heard):
+                self._push_audio(report.key, report.frame)
+            else:
+                self._emit(report)
+
+    def _events_of(self, step: Step) -> list[MeetingEvent | Heard]:
         match step:
             case Join(key, name, muted, is_host):
                 if muted:
                     self._muted.add(key)
-                joined: list[MeetingEvent] = [ParticipantJoined(_person(key, name, is_host))]
+                joined: list[MeetingEvent | Heard] = [
+                    ParticipantJoined(_person(key, name, is_host))
+                ]
                 return joined if muted else [*joined, AudioStarted(key)]
             case Speak(key, hz, seconds):
                 return self._speech(key, hz, seconds)
@@ -234,10 +241,10 @@ class ScriptedAdapter(MeetingAdapter):
             case _:
                 raise TypeError(f"not a step the script can play: {step!r}")
 
-    def _speech(self, key: str, hz: float, seconds: float) -> list[MeetingEvent]:
+    def _speech(self, key: str, hz: float, seconds: float) -> list[MeetingEvent | Heard]:
         frames = round(seconds / FRAME_SECONDS)
         per_frame = round(RATE * FRAME_SECONDS)
-        events: list[MeetingEvent] = []
+        events: list[MeetingEvent | Heard] = []
         for number in range(frames):
             start = number * per_frame
             t = (start + np.arange(per_frame)) / RATE
@@ -245,7 +252,7 @@ class ScriptedAdapter(MeetingAdapter):
             captured_at = self._media_time + number * FRAME_SECONDS
             frame = PcmFrame(samples, RATE, captured_at, Clock.MEDIA)
             if key not in self._muted:
-                events.append(AudioReceived(key, frame))
+                events.append(Heard(key, frame))
         self._media_time += frames * FRAME_SECONDS
         return events
 

@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.routing import Route
 
+from tests.recording import MeetingRecord
 from unmixed.asgi_server import AsgiServer
 from unmixed.chromium import launch_chromium
 from unmixed.egress import EgressPolicy
@@ -68,6 +69,6 @@ async def test_a_bot_refuses_a_meeting_page_the_policy_forbids(site: AsgiServer)
     strict = EgressPolicy(allow_private=False)
     adapter = BrowserAdapter(f"{site.url}/videoroom/1", testbed_web.VIDEOROOM, strict)
     with pytest.raises(JoinError) as refused:
-        await adapter.join("bot", lambda _: None)
+        await adapter.join("bot", lambda _: None, MeetingRecord().audio_inputs)
     await adapter.leave()
     assert refused.value.sub_code == SubCode.MEETING_ADDRESS_REFUSED

@@ -9,8 +9,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from tests.recording import Heard
+from unmixed.media import PcmFrame
 from unmixed.platforms.base import (
-    AudioReceived,
     AudioStarted,
     AudioStopped,
     MeetingEvent,
@@ -75,17 +76,20 @@ def roster(at: float, *entries: RosterEntry) -> RosterChanged:
 
 class Recorder:
     def __init__(self) -> None:
-        self.events: list[MeetingEvent] = []
+        self.events: list[MeetingEvent | Heard] = []
 
     def __call__(self, event: MeetingEvent) -> None:
         self.events.append(event)
 
-    def take(self) -> list[MeetingEvent]:
+    def push_audio(self, key: str, frame: PcmFrame) -> None:
+        self.events.append(Heard(key, frame))
+
+    def take(self) -> list[MeetingEvent | Heard]:
         taken, self.events = self.events, []
         return taken
 
-    def audio(self, key: str) -> list[AudioReceived]:
-        return [e for e in self.events if isinstance(e, AudioReceived) and e.key == key]
+    def audio(self, key: str) -> list[Heard]:
+        return [e for e in self.events if isinstance(e, Heard) and e.key == key]
 
 
 def test_a_pcm_batch_is_parsed_with_its_clock_and_sources() -> None:
@@ -218,7 +222,7 @@ async def test_the_channel_admits_only_its_token_and_names_tracks_per_connection
 
 def test_per_track_each_track_is_its_rosters_person() -> None:
     events = Recorder()
-    resolver = PerTrackResolver(events, "desktop")
+    resolver = PerTrackResolver(events, events.push_audio, "desktop")
     for track in opened(1, 2):
         resolver.on_track(track)
     resolver.on_roster(roster(1.0, entry("ann", track="0"), entry("bob", track="1")))
@@ -233,10 +237,10 @@ def test_per_track_each_track_is_its_rosters_person() -> None:
     resolver.on_batch(batch(1, 2, value=100))
     assert [type(e) for e in events.events] == [
         AudioStarted,
-        AudioReceived,
+        Heard,
         AudioStarted,
-        AudioReceived,
-        AudioReceived,
+        Heard,
+        Heard,
     ]
     assert {int(a.frame.samples[0, 0]) for a in events.audio("ann")} == {100}
     assert {int(a.frame.samples[0, 0]) for a in events.audio("bob")} == {200}
@@ -249,7 +253,7 @@ def test_per_track_each_track_is_its_rosters_person() -> None:
     assert events.take() == [AudioStopped("ann")], "a muted person's frames are not theirs"
     resolver.on_roster(roster(3.0, entry("ann", track="0"), entry("bob", track="1")))
     resolver.on_batch(batch(1, 4))
-    assert [type(e) for e in events.take()] == [AudioStarted, AudioReceived]
+    assert [type(e) for e in events.take()] == [AudioStarted, Heard]
 
     resolver.on_track(TrackChanged(2, "1", muted=True, ended=False))
     assert events.take() == [AudioStopped("bob")], "a track that stops stops its stream"
@@ -263,7 +267,7 @@ def test_per_track_each_track_is_its_rosters_person() -> None:
 
 def test_active_speaker_splits_the_mix_by_who_is_marked_speaking() -> None:
     events = Recorder()
-    resolver = ActiveSpeakerResolver(events, "desktop")
+    resolver = ActiveSpeakerResolver(events, events.push_audio, "desktop")
     resolver.on_track(*opened(1))
     start = START
     resolver.on_roster(roster(start, entry("ann"), entry("bob")))
@@ -292,7 +296,7 @@ def test_active_speaker_splits_the_mix_by_who_is_marked_speaking() -> None:
 
 def test_active_speaker_gives_a_muted_person_nothing() -> None:
     events = Recorder()
-    resolver = ActiveSpeakerResolver(events, None)
+    resolver = ActiveSpeakerResolver(events, events.push_audio, None)
     resolver.on_track(*opened(1))
     start = START
     resolver.on_roster(roster(start, entry("ann", speaking=True), entry("bob", muted=True)))
@@ -306,7 +310,7 @@ def test_active_speaker_gives_a_muted_person_nothing() -> None:
 
 def test_contributing_source_names_the_speaker_wherever_their_voice_travels() -> None:
     events = Recorder()
-    resolver = ContributingSourceResolver(events, "unknown")
+    resolver = ContributingSourceResolver(events, events.push_audio, "unknown")
     for track in opened(1, 2):
         resolver.on_track(track)
     resolver.on_roster(
@@ -341,7 +345,7 @@ def test_contributing_source_names_the_speaker_wherever_their_voice_travels() ->
 
 def test_one_mixed_track_never_holds_up_another_and_nothing_is_held_for_long() -> None:
     events = Recorder()
-    resolver = ActiveSpeakerResolver(events, None)
+    resolver = ActiveSpeakerResolver(events, events.push_audio, None)
     for track in opened(1, 2):
         resolver.on_track(track)
     resolver.on_roster(roster(START, entry("ann", speaking=True)))

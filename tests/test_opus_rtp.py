@@ -50,7 +50,7 @@ def _rtp(payloads: list[bytes], first_sequence: int = 1000, first_tick: int = 0)
     ]
 
 
-class Heard:
+class Decoded:
     """What the stream handed on: (media seconds, samples), and a way to wait for an amount."""
 
     def __init__(self) -> None:
@@ -76,7 +76,7 @@ class Heard:
         return np.concatenate([samples for _, samples in self.chunks])
 
 
-def _continuous(heard: Heard) -> bool:
+def _continuous(heard: Decoded) -> bool:
     end = 0.0
     for at, samples in heard.chunks:
         if abs(at - end) > 1e-9:
@@ -85,8 +85,8 @@ def _continuous(heard: Heard) -> bool:
     return True
 
 
-def _decoded(packets: list[RtpPacket]) -> Heard:
-    heard = Heard()
+def _decoded(packets: list[RtpPacket]) -> Decoded:
+    heard = Decoded()
     stream = OpusRtpStream(heard)
     for packet in packets:
         stream.push(packet)
@@ -105,8 +105,8 @@ async def test_packets_in_order_are_decoded_at_once_at_16_khz() -> None:
 async def test_a_late_packet_is_decoded_in_its_place() -> None:
     packets = _rtp(_opus_tone(25))
     in_order = _decoded(packets)
-    swapped = packets[:10] + [packets[11], packets[10]] + packets[12:]
-    heard = Heard()
+    swapped = [*packets[:10], packets[11], packets[10], *packets[12:]]
+    heard = Decoded()
     stream = OpusRtpStream(heard)
     for packet in swapped:
         stream.push(packet)
@@ -117,7 +117,7 @@ async def test_a_late_packet_is_decoded_in_its_place() -> None:
 
 async def test_a_lost_packet_is_concealed_after_the_wait() -> None:
     packets = _rtp(_opus_tone(25))
-    heard = Heard()
+    heard = Decoded()
     stream = OpusRtpStream(heard)
     for packet in packets[:10] + packets[11:13]:
         stream.push(packet)
@@ -142,9 +142,9 @@ async def test_a_burst_of_loss_beyond_the_reorder_window_is_not_waited_for() -> 
 
 async def test_duplicates_and_packets_too_late_are_dropped() -> None:
     packets = _rtp(_opus_tone(12))
-    heard = Heard()
+    heard = Decoded()
     stream = OpusRtpStream(heard)
-    for packet in packets[:5] + [packets[3], packets[4]] + packets[6:]:
+    for packet in [*packets[:5], packets[3], packets[4], *packets[6:]]:
         stream.push(packet)
     await heard.until(12)
     stream.push(packets[5])

@@ -11,10 +11,10 @@ import jwt
 import pytest
 
 from tests.fake_zoom_sdk import LIBC, FakeZoomSdk, Mute, Script, User
+from tests.recording import Heard, MeetingRecord
 from unmixed.platforms import zoom
 from unmixed.platforms.base import (
     ActiveSpeaker,
-    AudioReceived,
     AudioStarted,
     JoinError,
     MeetingEvent,
@@ -42,7 +42,7 @@ async def join_error(script: Script) -> JoinError:
     sdk = FakeZoomSdk(script)
     adapter = adapter_for(sdk)
     with pytest.raises(JoinError) as refused:
-        await adapter.join("Notetaker", lambda event: None)
+        await adapter.join("Notetaker", lambda event: None, MeetingRecord().audio_inputs)
     await adapter.leave()
     assert sdk.violations == []
     assert sdk.cleaned_up
@@ -123,7 +123,7 @@ async def test_a_join_called_off_in_the_waiting_room_leaves_cleanly() -> None:
         if isinstance(event, WaitingRoom):
             waiting.set()
 
-    joining = asyncio.create_task(adapter.join("Notetaker", on_event))
+    joining = asyncio.create_task(adapter.join("Notetaker", on_event, MeetingRecord().audio_inputs))
     async with asyncio.timeout(5):
         await waiting.wait()
     joining.cancel()
@@ -135,16 +135,16 @@ async def test_a_join_called_off_in_the_waiting_room_leaves_cleanly() -> None:
     assert sdk.violations == []
 
 
-async def events_over(sdk: FakeZoomSdk, seconds: float) -> list[MeetingEvent]:
+async def events_over(sdk: FakeZoomSdk, seconds: float) -> list[MeetingEvent | Heard]:
     """Join the fake meeting, stay `seconds` (its script plays in real time), leave; what
     the adapter reported, once the fake confirms the SDK was used by its rules."""
     adapter = adapter_for(sdk)
-    events: list[MeetingEvent] = []
-    await adapter.join("Notetaker", events.append)
+    record = MeetingRecord()
+    await adapter.join("Notetaker", record.on_event, record.audio_inputs)
     await asyncio.sleep(seconds)
     await adapter.leave()
     assert sdk.violations == []
-    return events
+    return record.reports
 
 
 async def test_events_arrive_on_the_loop_and_the_bots_own_audio_is_dropped() -> None:
@@ -157,9 +157,9 @@ async def test_events_arrive_on_the_loop_and_the_bots_own_audio_is_dropped() -> 
     started = [e.key for e in events if isinstance(e, AudioStarted)]
     assert started == ["101", "102"]
     assert RecordingPermission(granted=True, asked=True) in events
-    heard = {e.key for e in events if isinstance(e, AudioReceived)}
+    heard = {e.key for e in events if isinstance(e, Heard)}
     assert heard == {"101", "102"}
-    frame = next(e.frame for e in events if isinstance(e, AudioReceived))
+    frame = next(e.frame for e in events if isinstance(e, Heard))
     assert frame.sample_rate == 32000
     assert frame.samples.shape == (320, 1)
     assert sdk.meeting.frames_sent[16778240] > 0, "the bot's own audio was offered, and dropped"
@@ -178,7 +178,7 @@ async def test_the_password_never_reaches_stdout_and_the_process_is_put_back(
         seen.setdefault("home", os.environ.get("HOME"))
         seen.setdefault("display", os.environ.get("DISPLAY"))
 
-    await adapter.join("Notetaker", during)
+    await adapter.join("Notetaker", during, MeetingRecord().audio_inputs)
     await adapter.leave()
     LIBC.fflush(None)  # whatever C's stdio still held goes out now, to the real stdout
     printed = "".join(sdk.printed)
@@ -227,7 +227,7 @@ async def test_the_recording_permission_as_the_host_decides(
     sdk = FakeZoomSdk(Script(users=[ALICE], permission=permission, permission_delay=0.1))
     events = await events_over(sdk, 0.4)
     assert [e for e in events if isinstance(e, RecordingPermission)] == [expected]
-    assert any(isinstance(e, AudioReceived) for e in events) == expected.granted
+    assert any(isinstance(e, Heard) for e in events) == expected.granted
 
 
 async def test_the_active_speaker_is_reported() -> None:

@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 
 from tests.fake_zoom_sdk import FakeZoomSdk, MakeHost, Mute, Params, Script, SdkObject, User
+from tests.recording import MeetingRecord
 from unmixed.platforms.base import MeetingEvent
 from unmixed.platforms.zoom import ZoomAdapter, ZoomCredentials
 from unmixed.wire.bots import ZoomOptions
@@ -279,7 +280,7 @@ async def replay(sdk: ModuleType, main_context: Any) -> list[MeetingEvent]:
         sdk=sdk,
         main_context=main_context,
     )
-    await adapter.join("Notetaker", events.append)
+    await adapter.join("Notetaker", events.append, MeetingRecord().audio_inputs)
     await asyncio.sleep(2.0)
     await adapter.leave()
     return events

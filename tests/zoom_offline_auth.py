@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.recording import MeetingRecord
 from unmixed.logs import configure_logging, flush_logs
 from unmixed.platforms.base import JoinError
 from unmixed.platforms.zoom import ZoomAdapter, ZoomCredentials
@@ -34,7 +35,7 @@ async def attempt() -> dict[str, Any]:
     started = time.monotonic()
     sub_code = None
     try:
-        await adapter.join("Notetaker", lambda event: None)
+        await adapter.join("Notetaker", lambda event: None, MeetingRecord().audio_inputs)
     except JoinError as error:
         sub_code = error.sub_code
     seconds = time.monotonic() - started

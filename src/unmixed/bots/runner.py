@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import structlog
 
 from unmixed.bots.automatic_leave import PresenceRules
-from unmixed.bots.dispatcher import ALREADY_CLAIMED_EXIT_CODE, BOT_ERRORED_MESSAGE
 from unmixed.bots.events_feed import ParticipantEventsFeed
+from unmixed.bots.exits import ALREADY_CLAIMED_EXIT_CODE, BOT_ERRORED_MESSAGE
 from unmixed.bots.mixed_feed import MixedAudioFeed
 from unmixed.bots.participants import ParticipantDirectory
 from unmixed.bots.platforms import adapter_for
@@ -32,7 +32,6 @@ from unmixed.logs import configure_logging, flush_logs, register_secret
 from unmixed.media import AudioSegment, PcmFrame, TimelineBreak
 from unmixed.platforms.base import (
     ActiveSpeaker,
-    AudioReceived,
     AudioStarted,
     AudioStopped,
     JoinError,
@@ -77,6 +76,26 @@ def _one_participant(method: Callable[..., None]) -> Callable[..., None]:
     return guarded
 
 
+class ParticipantInput:
+    """One participant's `AudioInput`: the adapter pushes their frames here, fifty
+    times a second, and finds their stream's state on it, with no lookup."""
+
+    __slots__ = ("_run", "key", "participant_id", "segment")
+
+    def __init__(self, run: "BotRun", key: str) -> None:
+        self._run = run
+        self.key = key
+        self.participant_id: int | None = None
+        self.segment: AudioSegment | None = None
+        """While their audio is recorded: from their stream's start to its stop."""
+
+    def push(self, frame: PcmFrame) -> None:
+        try:
+            self._run._forward(self, frame)
+        except Exception as error:
+            self._run._abandon_stream(self.key, error)
+
+
 class BotRun:
     """One bot's attendance: wires the platform adapter to media and delivery.
 
@@ -105,7 +124,7 @@ class BotRun:
         self._store = StoreWriter(bots, bot.id)
         self._directory = ParticipantDirectory()
         self._flowing: set[str] = set()
-        self._segments: dict[str, AudioSegment] = {}
+        self._inputs: dict[str, ParticipantInput] = {}
         self._recording: RecordingRef | None = None
         self._permission: RecordingPermission | None = None
         self._in_call = False
@@ -165,7 +184,9 @@ class BotRun:
         request, the waiting-room timeout); `JoinError` if it could not get in."""
         if self._outcome.done():
             return self._outcome.result()
-        joining = asyncio.create_task(self._adapter.join(self._bot.bot_name, self._on_event))
+        joining = asyncio.create_task(
+            self._adapter.join(self._bot.bot_name, self._on_event, self._input)
+        )
         try:
             reason = await self._until_reason(joining)
             if reason is not None:
@@ -263,7 +284,7 @@ class BotRun:
                 "participant's audio failed; their stream stops", platform_id=key, exc_info=error
             )
         self._flowing.discard(key)
-        self._segments.pop(key, None)
+        self._input(key).segment = None
         participant = self._directory.get(key)
         if participant is not None and self._delivery is not None:
             self._delivery.stop(participant.id)
@@ -275,8 +296,6 @@ class BotRun:
 
     def _handle(self, event: MeetingEvent) -> None:
         match event:
-            case AudioReceived(key, frame):
-                self._forward(key, frame)
             case AudioStarted(key):
                 self._broken_streams.discard(key)
                 self._flowing.add(key)
@@ -301,6 +320,7 @@ class BotRun:
             case ParticipantLeft(key):
                 self._flowing.discard(key)
                 self._stop_audio(key)
+                self._inputs.pop(key, None)
                 if self._events is not None:
                     self._events.left(key)
                 self._presence.left(key)
@@ -356,7 +376,7 @@ class BotRun:
         if self._recording is None or self._paused:
             return
         self._paused = True
-        for key in list(self._segments):
+        for key in [key for key, input in self._inputs.items() if input.segment is not None]:
             self._stop_audio(key)
 
     def _resume_recording(self) -> None:
@@ -446,27 +466,35 @@ class BotRun:
             log.error("a status could not be stored", exc_info=error)
             self._fail(error)
 
-    @_one_participant
-    def _forward(self, key: str, frame: PcmFrame) -> None:  # fifty times a second per speaker
-        self._presence.audio(key, frame)
-        segment = self._segments.get(key)
-        participant = self._directory.get(key)
-        if segment is None or participant is None:
+    def _input(self, key: str) -> ParticipantInput:
+        """`key`'s audio input (the adapter's `audio_inputs`), the same until they leave."""
+        input = self._inputs.get(key)
+        if input is None:
+            input = self._inputs[key] = ParticipantInput(self, key)
+        return input
+
+    def _forward(self, input: ParticipantInput, frame: PcmFrame) -> None:
+        """A frame of `input`'s participant: fifty times a second per speaker."""
+        self._presence.audio(input.key, frame)
+        segment = input.segment
+        if segment is None:
             return
         try:
             chunks = segment.push(frame)
         except TimelineBreak as jump:
             log.warning(
-                "participant's stream jumped; reconnecting it", platform_id=key, why=str(jump)
+                "participant's stream jumped; reconnecting it", platform_id=input.key, why=str(jump)
             )
-            self._stop_audio(key)
-            self._start_audio(key)
-            chunks = self._segments[key].push(frame)
-        if self._delivery is not None:
+            self._stop_audio(input.key)
+            self._start_audio(input.key)
+            if input.segment is None:
+                return
+            chunks = input.segment.push(frame)
+        if self._delivery is not None and input.participant_id is not None:
             for chunk in chunks:
-                self._delivery.send(participant.id, chunk)
+                self._delivery.send(input.participant_id, chunk)
         if self._events is not None:
-            self._events.audio(key, chunks)
+            self._events.audio(input.key, chunks)
         if self._mixed is not None:
             self._mixed.audio(chunks)
 
@@ -478,18 +506,21 @@ class BotRun:
             return
         if all(output is None for output in outputs):
             return  # nobody receives anything made from the audio
-        self._segments[key] = AudioSegment(not_before=self._recording.started_at.timestamp())
+        input = self._input(key)
+        input.participant_id = participant.id
+        input.segment = AudioSegment(not_before=self._recording.started_at.timestamp())
         if self._delivery is not None:
             self._delivery.start(participant)
         log.info("audio started", participant=participant.id)
 
     @_one_participant
     def _stop_audio(self, key: str) -> None:
-        segment = self._segments.pop(key, None)
+        input = self._inputs.get(key)
         participant = self._directory.get(key)
-        if segment is None or participant is None:
+        if input is None or input.segment is None or participant is None:
             return
-        rest = segment.flush()
+        rest = input.segment.flush()
+        input.segment = None
         if self._delivery is not None:
             for chunk in rest:
                 self._delivery.send(participant.id, chunk)

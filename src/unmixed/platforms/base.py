@@ -1,18 +1,21 @@
 """The interface every platform adapter implements, and the events it reports.
 
 An adapter turns one platform's signalling and media into a single ordered
-stream of events: whether the bot is let in, who is in the meeting, whose
-audio is flowing, and that audio itself as PCM at the platform's own rate with
-its capture time (and the clock that time comes from). Zoom's SDK (per-user
-32 kHz callbacks on its own thread), a browser's remote WebRTC tracks and the
-testbed's Janus room all reduce to these few events.
+stream of events (whether the bot is let in, who is in the meeting, whose
+audio is flowing) and each participant's audio, as PCM at the platform's own
+rate with its capture time (and the clock that time comes from). Zoom's SDK
+(per-user 32 kHz callbacks on its own thread), a browser's remote WebRTC
+tracks and the testbed's Janus room all reduce to these.
 
-Events are pushed, not pulled. On the bot's event loop an event goes straight
-to the sink: audio comes fifty times a second per participant, and a queue and
-a task switch per frame would cost more than the audio itself. From any other
-thread (an SDK's callbacks, a capture thread) `_emit` queues the event and
-wakes the loop once per batch, so a 10 ms callback never costs a loop hop of
-its own.
+Audio is not an event: it comes fifty times a second per participant, so the
+adapter hands each frame straight to that participant's `AudioInput`, an
+object the bot keeps for them, with no event, dispatch or lookup in between.
+
+Everything is pushed, not pulled. On the bot's event loop it goes straight to
+the bot: a queue and a task switch per frame would cost more than the audio
+itself. From any other thread (an SDK's callbacks, a capture thread) it is
+queued, and the loop is woken once per batch, so a 10 ms callback never costs
+a loop hop of its own; events and audio keep the order they were reported in.
 """
 
 import asyncio
@@ -22,7 +25,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, NamedTuple, Protocol
 
 from unmixed.media.frames import PcmFrame
 from unmixed.wire.realtime import ParticipantPlatform, Separation
@@ -76,12 +79,6 @@ class AudioStopped:
 
 
 @dataclass(frozen=True)
-class AudioReceived:
-    key: str
-    frame: PcmFrame
-
-
-@dataclass(frozen=True)
 class ParticipantUpdated:
     """Their name or host status changed; their id stays."""
 
@@ -130,7 +127,6 @@ MeetingEvent = (
     | ParticipantUpdated
     | AudioStarted
     | AudioStopped
-    | AudioReceived
     | MixedAudioReceived
     | ActiveSpeaker
     | WaitingRoom
@@ -143,13 +139,32 @@ EventSink = Callable[[MeetingEvent], None]
 """Receives every event, in order, on the bot's event loop. It returns quickly and never raises."""
 
 
+class AudioInput(Protocol):
+    """Where one participant's audio goes: `push` each frame, on the bot's event loop.
+    It returns quickly and never raises."""
+
+    def push(self, frame: PcmFrame) -> None: ...
+
+
+AudioInputs = Callable[[str], AudioInput]
+"""The input for a participant's audio, by key: the same object until they leave."""
+
+
+class _Audio(NamedTuple):
+    """A frame reported from another thread, waiting for the loop."""
+
+    key: str
+    frame: PcmFrame
+
+
 class MeetingAdapter(ABC):
     """One bot's presence in one meeting.
 
     `join` returns once the bot is in the call (or raises `JoinError`); it may be
     cancelled at any point (a leave request, the waiting-room timeout), and
     `leave` is then still called. From the start of `join` until `leave`, every
-    event goes to `on_event`, on the loop that called `join`, in the order emitted.
+    event goes to `on_event` and every frame to its participant's input from
+    `audio_inputs`, on the loop that called `join`, in the order reported.
     """
 
     reports_speech: ClassVar[bool] = False
@@ -162,29 +177,54 @@ class MeetingAdapter(ABC):
 
     def __init__(self) -> None:
         self._sink: EventSink | None = None
+        self._audio_inputs: AudioInputs | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
-        self._from_threads: deque[MeetingEvent] = deque()
+        self._from_threads: deque[MeetingEvent | _Audio] = deque()
         self._wake_scheduled = False
         self._lock = threading.Lock()
 
-    async def join(self, bot_name: str, on_event: EventSink) -> None:
+    async def join(self, bot_name: str, on_event: EventSink, audio_inputs: AudioInputs) -> None:
         self._sink = on_event
+        self._audio_inputs = audio_inputs
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         await self._join(bot_name)
 
+    def _audio_input(self, key: str) -> AudioInput:
+        """On the loop: `key`'s input, for an adapter that keeps it by the participant."""
+        assert self._audio_inputs is not None, "audio before join"
+        return self._audio_inputs(key)
+
     def _emit(self, event: MeetingEvent) -> None:
         """Report an event; safe from any thread."""
-        if self._sink is None or self._loop is None:
-            return
-        if threading.get_ident() == self._loop_thread:
-            if self._from_threads:
-                self._deliver_batch()  # what other threads reported earlier goes first
+        if self._on_loop():
+            assert self._sink is not None
             self._sink(event)
+        else:
+            self._from_thread(event)
+
+    def _push_audio(self, key: str, frame: PcmFrame) -> None:
+        """Report a frame of `key`'s audio; safe from any thread."""
+        if self._on_loop():
+            self._audio_input(key).push(frame)
+        else:
+            self._from_thread(_Audio(key, frame))
+
+    def _on_loop(self) -> bool:
+        """Whether a report can be handed on now: on the loop, after what other threads
+        reported earlier. False before `join` too, and then it is queued."""
+        if threading.get_ident() != self._loop_thread:
+            return False
+        if self._from_threads:
+            self._deliver_batch()
+        return True
+
+    def _from_thread(self, report: MeetingEvent | _Audio) -> None:
+        if self._loop is None:
             return
         with self._lock:
-            self._from_threads.append(event)
+            self._from_threads.append(report)
             if self._wake_scheduled:
                 return
             self._wake_scheduled = True
@@ -197,9 +237,13 @@ class MeetingAdapter(ABC):
             batch = list(self._from_threads)
             self._from_threads.clear()
             self._wake_scheduled = False
-        if self._sink is not None:
-            for event in batch:
-                self._sink(event)
+        if self._sink is None or self._audio_inputs is None:
+            return
+        for report in batch:
+            if isinstance(report, _Audio):
+                self._audio_inputs(report.key).push(report.frame)
+            else:
+                self._sink(report)
 
     @abstractmethod
     async def _join(self, bot_name: str) -> None: ...

@@ -22,7 +22,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from unmixed.egress import EgressPolicy, EgressRefused
 from unmixed.media import PcmFrame
 from unmixed.platforms.base import (
-    AudioReceived,
+    AudioInput,
     AudioStarted,
     AudioStopped,
     JoinError,
@@ -56,6 +56,7 @@ log = structlog.get_logger(__name__)
 class FeedAudio:
     """The audio state of one publisher, as the bot has pieced it together."""
 
+    input: AudioInput
     muted: bool = False
     flowing: bool = False
     last_media_time: float | None = None
@@ -255,7 +256,7 @@ class TestbedAdapter(MeetingAdapter):
             self._on_joining(entry)
             if feed not in self._participants:
                 continue
-            self._feeds[feed] = FeedAudio()
+            self._feeds[feed] = FeedAudio(self._audio_input(str(feed)))
             subscription = Subscription(self, feed)
             self._subscriptions[feed] = subscription
             self._in_background(self._subscribe(subscription))
@@ -282,8 +283,8 @@ class TestbedAdapter(MeetingAdapter):
             return
         self._retired.append(subscription)
         self._in_background(self._retire(subscription))
-        audio = self._feeds.pop(feed, FeedAudio())
-        if audio.flowing:
+        audio = self._feeds.pop(feed, None)
+        if audio is not None and audio.flowing:
             self._emit(AudioStopped(str(feed)))
 
     async def _retire(self, subscription: Subscription) -> None:
@@ -326,7 +327,7 @@ class TestbedAdapter(MeetingAdapter):
             audio.flowing = True
             self._emit(AudioStarted(str(feed)))
         audio.last_media_time = media_time
-        self._emit(AudioReceived(str(feed), frame))
+        audio.input.push(frame)
 
 
 def vetted_candidates(sdp: str, egress: EgressPolicy) -> str:

@@ -61,7 +61,9 @@ class BrowserAdapter(MeetingAdapter):
         self._url = meeting_url
         self._profile = profile
         self._egress = egress
-        self._resolver: Resolver = RESOLVERS[profile.attribution](self._emit, participant_platform)
+        self._resolver: Resolver = RESOLVERS[profile.attribution](
+            self._emit, self._push_audio, participant_platform
+        )
         self._resources = AsyncExitStack()
         self._page: Page | None = None
         self._watcher: asyncio.Task[None] | None = None

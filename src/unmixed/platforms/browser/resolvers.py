@@ -25,7 +25,6 @@ import numpy as np
 from unmixed.media import PcmFrame
 from unmixed.media.frames import Clock
 from unmixed.platforms.base import (
-    AudioReceived,
     AudioStarted,
     AudioStopped,
     MeetingEvent,
@@ -40,6 +39,7 @@ from unmixed.platforms.browser.roster import RosterEntry
 from unmixed.wire.realtime import ParticipantPlatform, Separation
 
 Emit = Callable[[MeetingEvent], None]
+PushAudio = Callable[[str, PcmFrame], None]
 
 SPEAKING_SIGNAL_LAG = 0.15
 """How far a speaking indicator trails the voice it marks, in the page's audio.
@@ -80,8 +80,11 @@ class TrackClock:
 class Resolver(ABC):
     """The roster half every resolver shares: who joined, changed and left."""
 
-    def __init__(self, emit: Emit, platform: ParticipantPlatform | None) -> None:
+    def __init__(
+        self, emit: Emit, push_audio: PushAudio, platform: ParticipantPlatform | None
+    ) -> None:
         self._emit = emit
+        self._push_audio = push_audio
         self._platform = platform
         self.people: dict[str, RosterEntry] = {}
         self._flowing: set[str] = set()
@@ -137,7 +140,7 @@ class Resolver(ABC):
 
     def _deliver(self, key: str, frame: PcmFrame) -> None:
         self._set_flowing(key, flowing=True)
-        self._emit(AudioReceived(key, frame))
+        self._push_audio(key, frame)
 
     def _audible(self, key: str | None) -> bool:
         entry = self.people.get(key) if key is not None else None
@@ -187,8 +190,10 @@ class HeldBatch:
 class ActiveSpeakerResolver(Resolver):
     """One mixed track, attributed to whoever the page marks as speaking."""
 
-    def __init__(self, emit: Emit, platform: ParticipantPlatform | None) -> None:
-        super().__init__(emit, platform)
+    def __init__(
+        self, emit: Emit, push_audio: PushAudio, platform: ParticipantPlatform | None
+    ) -> None:
+        super().__init__(emit, push_audio, platform)
         self._held: dict[int, deque[HeldBatch]] = {}
         """Per track: a mixed track is judged on its own, so one can never hold up another."""
         self._speakers: deque[tuple[float, frozenset[str]]] = deque([(0.0, frozenset())])

@@ -86,6 +86,7 @@ class ZoomAdapter(MeetingAdapter):
             self._join_request(bot_name),
             self._reporter(asyncio.get_running_loop()),
             self._emit,
+            self._push_audio,
         )
         self._sandbox.enter()
         self._session = session

@@ -19,7 +19,6 @@ from unmixed.media import PcmFrame
 from unmixed.media.frames import Clock
 from unmixed.platforms.base import (
     ActiveSpeaker,
-    AudioReceived,
     AudioStarted,
     AudioStopped,
     MeetingEvent,
@@ -43,10 +42,12 @@ class InMeeting:
         sdk: ModuleType,
         service: Any,
         emit: Callable[[MeetingEvent], None],
+        push_audio: Callable[[str, PcmFrame], None],
         keep: list[object],
     ) -> None:
         self._sdk = sdk
         self._emit = emit
+        self._push_audio = push_audio
         self._keep = keep
         """Callbacks objects and the raw-data helper: the SDK crashes if they are collected."""
         self._success = sdk.SDKError.SDKERR_SUCCESS
@@ -247,4 +248,4 @@ class InMeeting:
         samples = samples.reshape(-1, data.GetChannelNum())
         rate = data.GetSampleRate()
         frame = PcmFrame(samples, rate, arrived - len(samples) / rate, Clock.ARRIVAL)
-        self._emit(AudioReceived(str(node_id), frame))
+        self._push_audio(str(node_id), frame)

@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from unmixed.media import PcmFrame
 from unmixed.platforms.base import JoinError, MeetingEnded, MeetingEvent
 from unmixed.platforms.zoom.guard import guarded
 from unmixed.platforms.zoom.mainloop import MainContext
@@ -64,6 +65,7 @@ class SdkThread:
         request: JoinRequest,
         report: Callable[[Progress], None],
         emit: Callable[[MeetingEvent], None],
+        push_audio: Callable[[str, PcmFrame], None],
     ) -> None:
         self._sdk = sdk
         self._context = context
@@ -71,6 +73,7 @@ class SdkThread:
         self._request = request
         self._report = report
         self._emit = emit
+        self._push_audio = push_audio
         self._outcomes = Outcomes(sdk)
         self._status = sdk.MeetingStatus
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
@@ -226,7 +229,9 @@ class SdkThread:
 
     def _admitted(self) -> None:
         self._report(Step.ADMITTED)
-        self._meeting = InMeeting(self._sdk, self._meeting_service, self._emit, self._keep)
+        self._meeting = InMeeting(
+            self._sdk, self._meeting_service, self._emit, self._push_audio, self._keep
+        )
         self._meeting.start()
 
     def _out(self, in_call: SubCode, joining: JoinError) -> None:
