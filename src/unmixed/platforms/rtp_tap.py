@@ -1,10 +1,15 @@
-"""Take Opus packets straight off an aiortc receiver and decode them ourselves.
+"""Take Opus packets straight off an aiortc connection and decode them ourselves.
 
 aiortc's own audio path suits playback, not a bot that forwards audio in real
 time: its jitter buffer holds every packet until four more have arrived (80 ms),
-and each frame then hops to a decoder thread and back to the event loop. Here
-the receiver's jitter buffer is swapped for a tap that hands every packet to an
-`OpusRtpStream` at once and gives aiortc's decoder nothing.
+and each frame then hops to a decoder thread and back to the event loop. Its
+receive path also costs the bot more than everything it does with the audio:
+each datagram is queued, then taken by a task of its own, parsed, routed and
+counted. So once SRTP keys are agreed, `tap_receiver` takes RTP packets as the
+ICE connection hands them over, decrypts them with the transport's own SRTP
+session and gives them to an `OpusRtpStream` at once; DTLS and RTCP still take
+aiortc's path. Until the keys are agreed (and in case a packet slips through),
+the receiver's jitter buffer is swapped for a tap that does the same.
 
 `OpusRtpStream` decodes packets in sequence order the moment they can be. A gap
 in the sequence numbers is a packet late or lost: what came after it waits up
@@ -18,11 +23,13 @@ how much time passed.
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+import pylibsrtp
 import structlog
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import RtpPacket, is_rtcp
 
 from unmixed.media.opus import OpusDecoder, UndecodablePacket
 from unmixed.wire.realtime import SAMPLE_RATE
@@ -63,10 +70,30 @@ _JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 
 
 def tap_receiver(receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None]) -> None:
-    """Route the receiver's packets to `on_packet`; call on `track`, before the first packet."""
+    """Route the receiver's packets to `on_packet`; call on `track`, before the first packet.
+
+    Only for a peer connection that receives this one stream: every RTP packet on
+    its transport is taken for it.
+    """
     if not hasattr(receiver, _JITTER_BUFFER):
         raise RuntimeError("this aiortc keeps its jitter buffer elsewhere; pin aiortc 1.16")
     setattr(receiver, _JITTER_BUFFER, RtpTap(on_packet))
+    dtls: Any = receiver.transport
+    connection = dtls.transport._connection
+    passed_on = connection.data_received
+
+    def data_received(data: bytes, component: int) -> None:
+        srtp = dtls._rx_srtp
+        if srtp is None or not 127 < data[0] < 192 or is_rtcp(data):
+            passed_on(data, component)
+            return
+        try:
+            packet = RtpPacket.parse(srtp.unprotect(data))
+        except (pylibsrtp.Error, ValueError):
+            return  # not ours, or damaged: aiortc would drop it too
+        on_packet(packet)
+
+    connection.data_received = data_received
 
 
 class _Unwrapped:
