@@ -284,7 +284,8 @@ class BotRun:
                 "participant's audio failed; their stream stops", platform_id=key, exc_info=error
             )
         self._flowing.discard(key)
-        self._input(key).segment = None
+        if key in self._inputs:
+            self._inputs[key].segment = None
         participant = self._directory.get(key)
         if participant is not None and self._delivery is not None:
             self._delivery.stop(participant.id)
@@ -376,7 +377,7 @@ class BotRun:
         if self._recording is None or self._paused:
             return
         self._paused = True
-        for key in [key for key, input in self._inputs.items() if input.segment is not None]:
+        for key in [key for key, audio in self._inputs.items() if audio.segment is not None]:
             self._stop_audio(key)
 
     def _resume_recording(self) -> None:
@@ -468,33 +469,33 @@ class BotRun:
 
     def _input(self, key: str) -> ParticipantInput:
         """`key`'s audio input (the adapter's `audio_inputs`), the same until they leave."""
-        input = self._inputs.get(key)
-        if input is None:
-            input = self._inputs[key] = ParticipantInput(self, key)
-        return input
+        audio = self._inputs.get(key)
+        if audio is None:
+            audio = self._inputs[key] = ParticipantInput(self, key)
+        return audio
 
-    def _forward(self, input: ParticipantInput, frame: PcmFrame) -> None:
-        """A frame of `input`'s participant: fifty times a second per speaker."""
-        self._presence.audio(input.key, frame)
-        segment = input.segment
+    def _forward(self, audio: ParticipantInput, frame: PcmFrame) -> None:
+        """A frame of `audio`'s participant: fifty times a second per speaker."""
+        self._presence.audio(audio.key, frame)
+        segment = audio.segment
         if segment is None:
             return
         try:
             chunks = segment.push(frame)
         except TimelineBreak as jump:
             log.warning(
-                "participant's stream jumped; reconnecting it", platform_id=input.key, why=str(jump)
+                "participant's stream jumped; reconnecting it", platform_id=audio.key, why=str(jump)
             )
-            self._stop_audio(input.key)
-            self._start_audio(input.key)
-            if input.segment is None:
+            self._stop_audio(audio.key)
+            self._start_audio(audio.key)
+            if audio.segment is None:
                 return
-            chunks = input.segment.push(frame)
-        if self._delivery is not None and input.participant_id is not None:
+            chunks = audio.segment.push(frame)
+        if self._delivery is not None and audio.participant_id is not None:
             for chunk in chunks:
-                self._delivery.send(input.participant_id, chunk)
+                self._delivery.send(audio.participant_id, chunk)
         if self._events is not None:
-            self._events.audio(input.key, chunks)
+            self._events.audio(audio.key, chunks)
         if self._mixed is not None:
             self._mixed.audio(chunks)
 
@@ -506,21 +507,21 @@ class BotRun:
             return
         if all(output is None for output in outputs):
             return  # nobody receives anything made from the audio
-        input = self._input(key)
-        input.participant_id = participant.id
-        input.segment = AudioSegment(not_before=self._recording.started_at.timestamp())
+        audio = self._input(key)
+        audio.participant_id = participant.id
+        audio.segment = AudioSegment(not_before=self._recording.started_at.timestamp())
         if self._delivery is not None:
             self._delivery.start(participant)
         log.info("audio started", participant=participant.id)
 
     @_one_participant
     def _stop_audio(self, key: str) -> None:
-        input = self._inputs.get(key)
+        audio = self._inputs.get(key)
         participant = self._directory.get(key)
-        if input is None or input.segment is None or participant is None:
+        if audio is None or audio.segment is None or participant is None:
             return
-        rest = input.segment.flush()
-        input.segment = None
+        rest = audio.segment.flush()
+        audio.segment = None
         if self._delivery is not None:
             for chunk in rest:
                 self._delivery.send(participant.id, chunk)
