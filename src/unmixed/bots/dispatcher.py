@@ -1,13 +1,14 @@
 """Starts each bot in a process of its own and notices when one dies.
 
-This is the local dispatcher, the default. A distributed one (an existing task
-engine) would start the very same `unmixed.bots.runner` elsewhere.
+This is the local dispatcher, the default. Its bots are forked from a warm
+process that has imported what they need (`unmixed.bots.launcher`); each is
+still `python -m unmixed.bots.runner BOT_ID`, which a distributed dispatcher (an
+existing task engine) would start elsewhere.
 """
 
 import asyncio
 import os
 import signal
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,17 +17,16 @@ from typing import TypeVar
 import structlog
 
 from unmixed.bots.capacity import default_bot_slots
+from unmixed.bots.exits import ALREADY_CLAIMED_EXIT_CODE, BOT_ERRORED_MESSAGE
+from unmixed.bots.launcher import BotLauncher
+from unmixed.bots.process import BotProcess
 from unmixed.settings import Settings
 from unmixed.store import Bots
 from unmixed.wire.status import FINAL_CODES, StatusCode, SubCode
 
 STOP_GRACE_SECONDS = 15.0
 
-ALREADY_CLAIMED_EXIT_CODE = 3
-"""A bot process exits with this when another process had already started that bot."""
-
 PROCESS_LOST_MESSAGE = "the bot's process ended before the bot finished"
-BOT_ERRORED_MESSAGE = "the bot stopped after an unexpected error; the server log has details"
 
 log = structlog.get_logger(__name__)
 
@@ -51,17 +51,20 @@ class _Withdrawn:
 
 
 class LocalDispatcher:
-    """Runs bots as child processes of the API, at most `slots` at once."""
+    """Runs bots as processes of their own, at most `slots` at once."""
 
     def __init__(self, bots: Bots, settings: Settings) -> None:
+        """Made in the API's loop: the warm bot process starts now."""
         self._bots = bots
-        self._environment = {
-            **{name: value for name, value in os.environ.items() if name != "UNMIXED_API_KEY"},
-            **settings.bot_environment(),
-        }
+        self._launcher = BotLauncher(
+            {
+                **{name: value for name, value in os.environ.items() if name != "UNMIXED_API_KEY"},
+                **settings.bot_environment(),
+            }
+        )
         self.slots = settings.bot_slots or default_bot_slots()
         self._reserved = 0
-        self._processes: dict[str, asyncio.subprocess.Process] = {}
+        self._processes: dict[str, BotProcess] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._scheduled: dict[str, float] = {}
         """Bots waiting for their `join_at`, with when it comes (loop time)."""
@@ -178,7 +181,7 @@ class LocalDispatcher:
 
     def _signal_leave(self, bot_id: str) -> None:
         process = self._processes.get(bot_id)
-        if process is not None and process.returncode is None:
+        if process is not None and process.running:
             self._asked_to_leave.add(bot_id)
             process.send_signal(signal.SIGTERM)
 
@@ -200,16 +203,7 @@ class LocalDispatcher:
             )
 
     async def _run_process(self, bot_id: str) -> None:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "unmixed.bots.runner",
-            bot_id,
-            env=self._environment,
-            # Bots log to stderr. What a platform's library prints to stdout goes nowhere:
-            # Zoom's SDK prints the meeting password there.
-            stdout=asyncio.subprocess.DEVNULL,
-        )
+        process = await self._launcher.launch(bot_id)
         self._processes[bot_id] = process
         log.info("bot process started", bot=bot_id, pid=process.pid)
         exit_code = await process.wait()
@@ -241,7 +235,8 @@ class LocalDispatcher:
             self.dispatch(bot_id, delay=max(0.0, delay))
 
     async def shutdown(self) -> None:
-        """Ask every bot to leave its meeting, and wait for them (killing stragglers).
+        """Ask every bot to leave its meeting, and wait for them (killing stragglers);
+        then end the warm bot process.
 
         Bots still waiting for their `join_at` stay `ready`; the next start of the
         API dispatches them again (see `dispatch_waiting`).
@@ -257,3 +252,4 @@ class LocalDispatcher:
                 process.kill()
             if late:
                 await asyncio.wait(late)
+        await self._launcher.close()

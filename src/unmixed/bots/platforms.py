@@ -1,7 +1,7 @@
 """Which adapter attends which meeting, made with the settings it needs.
 
 Adapters are imported here, lazily: a Zoom bot never loads aiortc, a testbed
-bot never loads the Zoom SDK.
+bot never loads the Zoom SDK or Playwright.
 """
 
 from unmixed.egress import EgressPolicy
@@ -10,6 +10,22 @@ from unmixed.settings import Settings
 from unmixed.store import BotRecord
 from unmixed.wire.meeting_url import Platform
 from unmixed.wire.status import SubCode
+
+TESTBED_MODULES = ("unmixed.platforms.testbed", "cryptography.hazmat.backends.openssl.backend")
+"""The testbed adapter (aiortc and PyAV: about 35 MiB and a third of a second), and
+what aiortc loads at its first DTLS handshake (7.5 MiB)."""
+
+
+def preloaded_modules(settings: Settings) -> tuple[str, ...]:
+    """Adapter modules the warm bot process imports before it forks bots, so that each
+    bot shares them instead of loading its own: the testbed's, where testbed
+    meetings are on.
+
+    Zoom's SDK and the browser bot's Playwright are left to the bots that use them:
+    every other bot forked here would carry them, and their own start (the SDK's
+    sign-in, Chromium) dwarfs the import.
+    """
+    return TESTBED_MODULES if settings.testbed_enabled else ()
 
 
 def adapter_for(bot: BotRecord, settings: Settings) -> MeetingAdapter:

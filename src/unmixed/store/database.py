@@ -3,8 +3,8 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -28,6 +28,14 @@ def open_database(url: str, *, migrate: bool = False) -> Database:
     if migrate:
         upgrade_schema(engine)
     return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+
+
+def preload(url: str) -> None:
+    """Load what opening `url` and the first query would, without connecting: the
+    dialect and its driver, and the ORM's mappers. The warm bot process calls it,
+    so that no bot forked from it pays for this itself."""
+    make_url(url).get_dialect().import_dbapi()
+    configure_mappers()
 
 
 def upgrade_schema(engine: Engine) -> None:
