@@ -409,6 +409,8 @@ async def test_thrown_out(receiver: AudioReceiver, tmp_path: Path, sub_code: str
     assert bot.recordings[0].status.code == "done"
     (connection,) = receiver.connections
     assert connection.close_code == 1000
+    (ann,) = receiver.participants.values()
+    assert ann.seconds == pytest.approx(0.5, abs=0.001), "the stream's last 20 ms went out too"
 
 
 async def test_a_join_that_fails_is_fatal_in_its_own_words(

@@ -174,6 +174,7 @@ class BotRun:
         finally:
             await self._adapter.leave()
         self._post(StatusCode.CALL_ENDED, reason)
+        self._stop_all_audio()  # what each stream still holds goes out before it closes
         outputs = (self._delivery, self._events, self._mixed)
         closing = [output.close(DRAIN_SECONDS) for output in outputs if output is not None]
         await asyncio.gather(*closing)
@@ -377,6 +378,9 @@ class BotRun:
         if self._recording is None or self._paused:
             return
         self._paused = True
+        self._stop_all_audio()
+
+    def _stop_all_audio(self) -> None:
         for key in [key for key, audio in self._inputs.items() if audio.segment is not None]:
             self._stop_audio(key)
 
