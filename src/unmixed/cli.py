@@ -239,7 +239,9 @@ def demo(
 def bench(
     participants: Annotated[
         int | None,
-        typer.Option(min=1, max=30, help="Speaking participants: 5 by default, 3 with --bots."),
+        typer.Option(
+            min=1, max=30, help="Speaking participants: 5 by default, 3 with --bots or --pipeline."
+        ),
     ] = None,
     seconds: Annotated[float, typer.Option(min=5, help="How long they speak.")] = 20.0,
     browser_speakers: Annotated[
@@ -254,16 +256,28 @@ def bench(
             "one-bot runs (0: the one-bot runs).",
         ),
     ] = 0,
+    pipeline: Annotated[
+        bool,
+        typer.Option(
+            help="Measure media and delivery alone, instead of the one-bot runs: one bot "
+            "process fed each participant's Opus at real rate, with no meeting and no WebRTC.",
+        ),
+    ] = False,
 ) -> None:
     """Measure latency, the bot's CPU and memory, and unmute-to-first-message time,
     for the native testbed adapter and for the browser bot, or (--bots) for many
-    native bots at once; against the floor (decoding, resampling and wrapping the
-    same audio, measured in the same run)."""
-    from unmixed.bench import run_bench, run_fleet_bench
+    native bots at once, or (--pipeline) the bot's media and delivery alone; against
+    the floor (decoding, resampling and wrapping the same audio, measured in the
+    same run)."""
+    from unmixed.bench import run_bench, run_fleet_bench, run_pipeline_bench
 
+    if bots and pipeline:
+        raise typer.BadParameter("measure either many bots or the pipeline", param_hint="--bots")
     configure_logging(process="bench")
     if bots:
         asyncio.run(run_fleet_bench(bots, participants or 3, seconds, Console()))
+    elif pipeline:
+        asyncio.run(run_pipeline_bench(participants or 3, seconds, Console()))
     else:
         asyncio.run(
             run_bench(participants or 5, seconds, Console(), browser_speakers=browser_speakers)

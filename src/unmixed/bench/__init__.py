@@ -3,16 +3,17 @@
 Each participant beeps once a second (a different pitch each, onsets staggered)
 and mutes once. The default run sends one native bot to a meeting of N speakers,
 then one browser bot to the same meeting's web page, and prints them side by
-side; `--bots N` sends N native bots to one meeting at once instead. Either way
-the floor (`floor.py`) is measured first, in the same run, and the bot's cost
-per stream is printed as a multiple of it.
+side; `--bots N` sends N native bots to one meeting at once instead, and
+`--pipeline` feeds one bot process the speakers' Opus with no meeting at all, for
+what media and delivery alone cost. Either way the floor (`floor.py`) is
+measured first, in the same run, and the bot's cost per stream is printed as a
+multiple of it.
+
+Each run's modules are imported when it starts, not here: the pipeline's bot
+process imports its adapter from this package, and must load no more than a bot.
 """
 
 from rich.console import Console
-
-from unmixed.bench.fleet import measure_fleet
-from unmixed.bench.report import fleet_report, single_report
-from unmixed.bench.single import Figures, measure_single
 
 
 async def run_bench(
@@ -20,6 +21,9 @@ async def run_bench(
 ) -> None:
     """The native testbed adapter with `participants` speakers, then (unless
     `browser_speakers` is 0) the browser bot on the testbed's web page."""
+    from unmixed.bench.report import single_report
+    from unmixed.bench.single import Figures, measure_single
+
     runs: dict[str, Figures] = {
         "native (aiortc)": await measure_single(participants, seconds, through_browser=False)
     }
@@ -32,4 +36,15 @@ async def run_bench(
 
 async def run_fleet_bench(bots: int, speakers: int, seconds: float, console: Console) -> None:
     """`bots` native bots created at once in one meeting of `speakers` speakers."""
+    from unmixed.bench.fleet import measure_fleet
+    from unmixed.bench.report import fleet_report
+
     console.print(fleet_report(seconds, await measure_fleet(bots, speakers, seconds)))
+
+
+async def run_pipeline_bench(participants: int, seconds: float, console: Console) -> None:
+    """One bot process fed `participants` speakers' Opus at real rate, with no WebRTC."""
+    from unmixed.bench.pipeline import measure_pipeline
+    from unmixed.bench.report import pipeline_report
+
+    console.print(pipeline_report(seconds, await measure_pipeline(participants, seconds)))

@@ -58,25 +58,30 @@ class Floor:
 
 
 def measure_floor(loops: Sequence[np.ndarray], seconds: float) -> Floor:
-    """Each loop (mono, 48 kHz) played for `seconds`, through the floor's path; only
-    the decoding, resampling and wrapping are timed, on this thread's CPU clock.
+    """Each loop (mono, 48 kHz) played for `seconds`, through the floor's path."""
+    return floor_of_packets([opus_packets(loop, seconds) for loop in loops], seconds)
+
+
+def floor_of_packets(streams: Sequence[Sequence[bytes]], seconds: float) -> Floor:
+    """Streams of `seconds` of Opus packets each, through the floor's path; only the
+    decoding, resampling and wrapping are timed, on this thread's CPU clock. Given
+    the packets, the pipeline bench measures its floor on the very packets it plays.
 
     The least of `PASSES` passes counts: whatever else the machine does can only
     add to a pass (cache misses, a busy sibling core), never take away."""
-    streams = [_encoded(loop, seconds) for loop in loops]
     _deliver(streams[0][:WARM_UP_PACKETS], 1)
     passes = [_timed_pass(streams) for _ in range(PASSES)]
     spent, messages = min(passes)
-    return Floor(spent, len(loops) * seconds, messages)
+    return Floor(spent, len(streams) * seconds, messages)
 
 
-def _timed_pass(streams: list[list[bytes]]) -> tuple[float, int]:
+def _timed_pass(streams: Sequence[Sequence[bytes]]) -> tuple[float, int]:
     started = time.thread_time()
     messages = sum(_deliver(packets, index + 1) for index, packets in enumerate(streams))
     return time.thread_time() - started, messages
 
 
-def _encoded(loop: np.ndarray, seconds: float) -> list[bytes]:
+def opus_packets(loop: np.ndarray, seconds: float) -> list[bytes]:
     """The loop as the testbed's participants send it: aiortc's Opus, 20 ms a packet."""
     encoder = OpusEncoder()
     frames = round(seconds * SEND_RATE / FRAME_SAMPLES)
@@ -101,7 +106,7 @@ def _opus_decoder() -> av.AudioCodecContext:
     return codec
 
 
-def _deliver(packets: list[bytes], participant_id: int) -> int:
+def _deliver(packets: Sequence[bytes], participant_id: int) -> int:
     """Decode, resample and wrap one stream's packets; how many messages it made."""
     decoder = _opus_decoder()
     resampler = soxr.ResampleStream(SEND_RATE, SAMPLE_RATE, 1, dtype="int16", quality="HQ")

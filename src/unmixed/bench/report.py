@@ -7,6 +7,7 @@ from unmixed.bench.fleet import FleetFigures
 from unmixed.bench.floor import Floor
 from unmixed.bench.latency import percentile
 from unmixed.bench.lost import StreamLoss
+from unmixed.bench.pipeline import PipelineFigures, StreamCount
 from unmixed.bench.single import Figures
 from unmixed.wire.realtime import SAMPLE_RATE
 
@@ -183,3 +184,37 @@ def _worst(losses: list[StreamLoss]) -> str:
     if worst is None or worst.tally.lost <= 0:
         return "0"
     return f"{_samples(worst.tally.lost)}: bot {worst.bot_id[:8]}, {worst.participant}"
+
+
+def pipeline_report(seconds: float, figures: PipelineFigures) -> Table:
+    """The bot's cost per stream next to the floor, and each stream's samples."""
+    watch = figures.watch
+    per_stream = watch.cpu_percent / figures.participants
+    table = Table(
+        title=f"unmixed bench --pipeline (no WebRTC): {figures.participants} participants, "
+        f"{seconds:.0f} s on {psutil.cpu_count()} cores"
+    )
+    table.add_column("measure")
+    table.add_column("runner, media, delivery", justify="right")
+    for label, value in [
+        ("bot CPU, all streams", _core(watch.cpu_percent)),
+        ("bot CPU per stream", f"{per_stream:.2f} % of one core"),
+        ("floor per stream (decode, resample, JSON)", _floor(figures.floor)),
+        (f"bot CPU per stream, {TIMES} floor", _times_floor(per_stream, figures.floor)),
+        ("bot RSS peak", _mib(watch.peak_rss)),
+        ("bot PSS peak", _mib(watch.peak_pss)),
+        ("the bench and its receiver", _core(figures.own_cpu_percent)),
+        *[(f"samples received, {stream.name}", _received(stream)) for stream in figures.streams],
+    ]:
+        table.add_row(label, value)
+    return table
+
+
+def _received(stream: StreamCount) -> str:
+    """`received of expected`, and what went wrong if anything did."""
+    faults = [f"{stream.lost} lost"] if stream.lost else []
+    if stream.connections != 1:
+        faults.append(f"{stream.connections} connections")
+    if stream.gaps:
+        faults.append(f"{stream.gaps} gaps")
+    return f"{stream.received} of {stream.expected}" + "".join(f"; {fault}" for fault in faults)
