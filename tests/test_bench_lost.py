@@ -1,6 +1,9 @@
 """The fleet bench's lost samples: expected minus received, zero for a healthy stream."""
 
-from unmixed.bench.lost import EDGE_MARGIN, relayed_spells, tally
+import pytest
+
+from unmixed.bench.lost import EDGE_MARGIN, SenderClock, _message_ranges, relayed_spells, tally
+from unmixed.receiver.tracks import Arrival
 from unmixed.testbed.participant import ParticipantLog
 
 RATE = 16_000
@@ -65,3 +68,34 @@ def test_a_participant_who_joined_muted_is_expected_from_their_unmute() -> None:
 def test_nothing_is_expected_before_the_recording_began() -> None:
     counted = tally([(-3.0, 2.0)], [])
     assert counted.expected == round((2.0 - EDGE_MARGIN) * RATE)
+
+
+def test_a_speaker_that_fell_behind_is_placed_by_its_own_clock() -> None:
+    """Beeps a second apart on the speaker's clock left 0, 0.5, 0.2 and 0 s late: a frame
+    that left between two of them was as late as they say, in proportion."""
+    clock = SenderClock([100.0, 101.5, 102.2, 103.0])
+    assert list(clock.beeps) == pytest.approx([100.0, 101.0, 102.0, 103.0])
+    assert clock.at(101.5) == pytest.approx(101.0)
+    assert clock.at(101.85) == pytest.approx(101.85 - 0.35)
+    assert clock.at(104.0) == pytest.approx(104.0)
+
+
+def test_a_speaker_that_never_beeped_keeps_wall_time() -> None:
+    assert SenderClock([]).at(5.0) == 5.0
+
+
+def test_messages_of_a_connection_starting_between_samples_leave_no_holes() -> None:
+    """A connection half a sample off the recording's grid, its `relative`s a microsecond
+    either way (the wire's precision): no one-sample holes or overlaps."""
+    start = 10.0 + 0.5 / RATE
+    arrivals = [
+        Arrival(
+            arrived_at=0.0,
+            relative=round(start + index * 0.04 + (index % 2) * 1e-6, 6),
+            captured_at=0.0,
+            samples=640,
+        )
+        for index in range(20)
+    ]
+    ranges = _message_ranges(arrivals)
+    assert all(end == ranges[index + 1][0] for index, (_, end) in enumerate(ranges[:-1]))

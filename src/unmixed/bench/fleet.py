@@ -15,7 +15,13 @@ from pathlib import Path
 
 from unmixed.bench.floor import Floor, measure_floor
 from unmixed.bench.latency import first_message_delays, onset_latencies
-from unmixed.bench.lost import StreamLoss, capture_offset, recording_origin, stream_loss
+from unmixed.bench.lost import (
+    SenderClock,
+    StreamLoss,
+    capture_offset,
+    recording_origin,
+    stream_loss,
+)
 from unmixed.bench.process_watch import (
     ProcessTreeWatch,
     Watched,
@@ -153,7 +159,7 @@ def _figures(speakers: int, floor: Floor, run: _Run) -> FleetFigures:
                 audio,
                 run.people[name],
                 origins[bot_id],
-                offsets.get((bot_id, name)) or 0.0,
+                SenderClock(run.beeps[name].onsets),
                 run.ended,
             )
             for (bot_id, name), audio in heard.items()

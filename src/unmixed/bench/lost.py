@@ -17,8 +17,20 @@ it, and the room itself can act late on a click). What this cannot see: a
 packet lost before the bot (on the network, in the SFU, in a socket buffer that
 overflowed) becomes silence of the right length in the bot's stream, so it
 arrives as samples; only its sound could tell.
+
+Placing the log's wall-clock moments on the bot's timeline takes two steps.
+The bot dates samples by the stream's RTP clock, which is the speaker's own
+sample count; and the speakers, in the bench's busy process, fall behind real
+time while the fleet starts (by up to 0.8 s on 2 cores) and catch up later, so
+a frame's place on that clock is not the moment it left. `SenderClock` recovers
+each speaker's clock from its beeps, which are exactly `BEEP_PERIOD` apart on
+it; a mute at wall time T cuts the frame that left at T, at its place on that
+clock. Then the bot's offset from that clock is read off the beeps each
+connection carried: a connection keeps one offset, but the next may start
+from a better estimate.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +38,7 @@ import numpy as np
 from unmixed.bench.latency import onset_samples
 from unmixed.bench.speakers import BEEP_PERIOD
 from unmixed.receiver import ParticipantAudio
+from unmixed.receiver.tracks import Arrival
 from unmixed.testbed.participant import ParticipantLog
 from unmixed.wire.realtime import SAMPLE_RATE
 
@@ -98,18 +111,74 @@ def tally(spells: list[Spell], connections: list[list[SampleRange]]) -> Tally:
     )
 
 
+class SenderClock:
+    """A speaker's own clock, the one its RTP timestamps count, in Unix seconds.
+
+    Beep k is `BEEP_PERIOD` after beep k - 1 on it, whenever either left; a beep
+    that left late shows by how much the speaker was behind then. The speaker is
+    taken to be on time when it was least behind."""
+
+    def __init__(self, beeps_sent: Sequence[float]) -> None:
+        sent = np.asarray(beeps_sent, dtype=np.float64)
+        steps = np.arange(len(sent)) * BEEP_PERIOD
+        self.beeps = (sent - steps).min(initial=np.inf) + steps
+        """When each beep was captured, on this clock."""
+        self.sent = sent
+        """When each beep left, Unix time."""
+        self._behind = sent - self.beeps
+
+    def at(self, wall_time: float) -> float:
+        """Where on this clock the frame that left at `wall_time` was captured."""
+        if len(self.sent) == 0:
+            return wall_time
+        return wall_time - float(np.interp(wall_time, self.sent, self._behind))
+
+
+def connection_offsets(
+    audio: ParticipantAudio, clock: SenderClock, origin: float
+) -> list[float | None]:
+    """Per connection, how much later than the speaker's clock the bot dated its samples
+    (None: it carried no beep onset); `origin` is the Unix time of relative 0.
+
+    An onset is the beep that last left the speaker before its message arrived:
+    the bot may date it more than a beep period late, but it cannot deliver it
+    before it was sent."""
+    onsets = onset_samples(audio)
+    offsets: list[float | None] = []
+    for connection, pieces in zip(audio.connections, connection_ranges(audio), strict=True):
+        behind = []
+        for index in onsets:
+            holding = [n for n, (start, end) in enumerate(pieces) if start <= index < end]
+            if not holding:
+                continue
+            arrived = connection.arrivals[holding[0]].arrived_at
+            beep = int(np.searchsorted(clock.sent, arrived, side="right")) - 1
+            if beep >= 0:
+                behind.append(origin + index / SAMPLE_RATE - float(clock.beeps[beep]))
+        offsets.append(float(np.median(behind)) if behind else None)
+    return offsets
+
+
 def connection_ranges(audio: ParticipantAudio) -> list[list[SampleRange]]:
-    """The samples each message carried, on the recording's timeline, connection by connection."""
-    return [
-        [
-            (
-                round(arrival.relative * SAMPLE_RATE),
-                round(arrival.relative * SAMPLE_RATE) + arrival.samples,
-            )
-            for arrival in connection.arrivals
-        ]
-        for connection in audio.connections
-    ]
+    """The samples each message carried, on the recording's timeline, connection by connection.
+
+    A connection's timeline need not start on a whole sample of the recording's, and
+    `relative` has microseconds: rounding each message's start on its own would
+    leave one-sample holes and overlaps where the fraction is near a half. So each
+    message is placed from the connection's first, by whole samples."""
+    return [_message_ranges(connection.arrivals) for connection in audio.connections]
+
+
+def _message_ranges(arrivals: Sequence[Arrival]) -> list[SampleRange]:
+    if not arrivals:
+        return []
+    first = arrivals[0].relative
+    base = round(first * SAMPLE_RATE)
+    ranges = []
+    for arrival in arrivals:
+        start = base + round((arrival.relative - first) * SAMPLE_RATE)
+        ranges.append((start, start + arrival.samples))
+    return ranges
 
 
 def recording_origin(audio: ParticipantAudio) -> float | None:
@@ -141,14 +210,46 @@ def stream_loss(
     audio: ParticipantAudio | None,
     log: ParticipantLog,
     origin: float,
-    offset: float,
+    clock: SenderClock,
     until: float,
 ) -> StreamLoss:
     """`audio`: what one bot delivered of participant `name` (None: nothing);
-    `origin`: the Unix time of the bot's relative 0; `offset`: its `capture_offset`."""
+    `origin`: the Unix time of the bot's relative 0; `clock`: the participant's."""
+    if audio is None:
+        return StreamLoss(bot_id, name, tally([], []))
+    connections = connection_ranges(audio)
+    offsets = _filled(connection_offsets(audio, clock, origin))
     spells = [
-        (start - origin + offset, end - origin + offset)
+        _on_timeline((clock.at(start) - origin, clock.at(end) - origin), connections, offsets)
         for start, end in relayed_spells(log, until)
     ]
-    connections = connection_ranges(audio) if audio is not None else []
     return StreamLoss(bot_id, name, tally(spells, connections))
+
+
+def _filled(offsets: list[float | None]) -> list[float]:
+    """A connection that carried no onset takes the offset of the nearest one that did."""
+    known = [(index, offset) for index, offset in enumerate(offsets) if offset is not None]
+    if not known:
+        return [0.0] * len(offsets)
+    return [
+        offset if offset is not None else min(known, key=lambda k: abs(k[0] - index))[1]
+        for index, offset in enumerate(offsets)
+    ]
+
+
+def _on_timeline(spell: Spell, connections: list[list[SampleRange]], offsets: list[float]) -> Spell:
+    """`spell` (on the speaker's clock, from relative 0) moved by the offset of the
+    connection that, so moved, carried most of it."""
+
+    def overlap(index: int) -> float:
+        pieces = connections[index]
+        if not pieces:
+            return 0.0
+        start = min(s for s, _ in pieces) / SAMPLE_RATE
+        end = max(e for _, e in pieces) / SAMPLE_RATE
+        return min(end, spell[1] + offsets[index]) - max(start, spell[0] + offsets[index])
+
+    if not offsets:
+        return spell
+    best = max(range(len(offsets)), key=overlap)
+    return spell[0] + offsets[best], spell[1] + offsets[best]

@@ -8,6 +8,7 @@ the audio's capture time comes from each stream's RTP timestamps.
 
 import asyncio
 import contextlib
+import math
 import time
 from collections import deque
 from collections.abc import Coroutine
@@ -46,23 +47,80 @@ UNREACHABLE_MESSAGE = "nothing that hosts testbed meetings answered at the meeti
 REFUSED_MESSAGE = "this server's egress policy does not let bots connect to the meeting's address"
 PENDING_FRAMES = 50
 """At most 1 s of audio held while Janus's `unmuted` event is still on its way."""
+DELAY_WINDOW = 10.0
+"""Seconds for which a stream's smallest delay counts: longer than a busy spell, short
+enough that a sender whose clock runs slow is followed (10 s at 100 ppm is 1 ms)."""
 
 JsonObject = dict[str, Any]
 
 log = structlog.get_logger(__name__)
 
 
+class MediaClock:
+    """Where a stream's media clock (RTP time) falls on wall time.
+
+    A packet's `arrival - media_time` is the moment its stream's media time 0
+    was captured, plus however long the packet took to reach the bot. A packet
+    never comes early, only late (a busy bot, a sender falling behind, a queue
+    on the way), so the smallest value seen lately is the best estimate: the
+    first packet, which a busy start delays by hundreds of milliseconds, is not.
+    The smallest is kept over the last one or two `window`s: two buckets, the
+    one filling and the one before it.
+    """
+
+    def __init__(self, window: float = DELAY_WINDOW) -> None:
+        self._window = window
+        self._bucket_start: float | None = None
+        self._bucket = math.inf
+        self._previous = math.inf
+
+    def observe(self, arrival: float, media_time: float) -> None:
+        """A packet of media time `media_time` (seconds) arrived at Unix time `arrival`."""
+        if self._bucket_start is None or arrival - self._bucket_start >= self._window:
+            recent = (
+                self._bucket_start is not None and arrival - self._bucket_start < 2 * self._window
+            )
+            self._previous = self._bucket if recent else math.inf
+            self._bucket_start, self._bucket = arrival, math.inf
+        self._bucket = min(self._bucket, arrival - media_time)
+
+    @property
+    def origin(self) -> float:
+        """The Unix time of media time 0, as best known now (observe a packet first)."""
+        if self._bucket_start is None:
+            raise LookupError("no packet observed yet")
+        return min(self._bucket, self._previous)
+
+
 @dataclass
 class FeedAudio:
-    """The audio state of one publisher, as the bot has pieced it together."""
+    """The audio state of one publisher, as the bot has pieced it together.
+
+    Each spell of audio (from its start or an unmute to a mute) is dated from
+    the clock's best estimate when the spell starts, and keeps that origin to
+    its end: its timeline is continuous, and a frame dated earlier than the one
+    before it would be dropped downstream as a duplicate.
+    """
 
     input: AudioInput
+    clock: MediaClock = field(default_factory=MediaClock)
     muted: bool = False
     flowing: bool = False
-    last_media_time: float | None = None
-    pending: deque[tuple[float, PcmFrame]] = field(
+    origin: float = 0.0
+    """The Unix time of media time 0 for the spell flowing, or the last one."""
+    last_media_end: float | None = None
+    """Where the last frame delivered ends, in media seconds."""
+    pending: deque[tuple[float, np.ndarray]] = field(
         default_factory=lambda: deque(maxlen=PENDING_FRAMES)
     )
+
+    def start_spell(self, media_time: float) -> None:
+        """Date the spell that starts at `media_time` from the best origin known now, but
+        never before the last spell ended: one participant's spells never overlap."""
+        origin = self.clock.origin
+        if self.last_media_end is not None:
+            origin = max(origin, self.origin + self.last_media_end - media_time)
+        self.origin = origin
 
 
 class Subscription:
@@ -74,7 +132,6 @@ class Subscription:
         self._handle: JanusHandle | None = None
         self._peer: RTCPeerConnection | None = None
         self._audio = OpusRtpStream(self._on_audio)
-        self._anchor: float | None = None
 
     async def start(self, session: JanusSession, join_fields: dict[str, object]) -> None:
         self._handle = await session.attach()
@@ -107,11 +164,8 @@ class Subscription:
                 tap_receiver(transceiver.receiver, self._audio.push)
 
     def _on_audio(self, media_seconds: float, samples: np.ndarray) -> None:
-        """Decoded audio, on the media clock; the first of it anchors that clock to now."""
-        if self._anchor is None:
-            self._anchor = time.time() - media_seconds
-        pcm = PcmFrame(samples, SAMPLE_RATE, self._anchor + media_seconds)
-        self._adapter.on_frame(self.feed, media_seconds, pcm)
+        """Decoded audio, on the media clock, arriving now."""
+        self._adapter.on_frame(self.feed, media_seconds, samples, time.time())
 
     async def stop(self) -> None:
         """Hang up; safe to call more than once."""
@@ -308,26 +362,29 @@ class TestbedAdapter(MeetingAdapter):
                 audio.flowing = False
                 self._emit(AudioStopped(str(feed)))
             return
-        for media_time, frame in _after_first_jump(audio.pending, audio.last_media_time):
-            self._deliver(feed, audio, media_time, frame)
+        for media_time, samples in _after_first_jump(audio.pending, audio.last_media_end):
+            self._deliver(feed, audio, media_time, samples)
         audio.pending.clear()
 
-    def on_frame(self, feed: int, media_time: float, frame: PcmFrame) -> None:
-        """A decoded frame from a subscription, `media_time` its RTP time in seconds."""
+    def on_frame(self, feed: int, media_time: float, samples: np.ndarray, arrival: float) -> None:
+        """16 kHz audio from a subscription: `media_time` its RTP time in seconds, `arrival`
+        the Unix time it arrived."""
         audio = self._feeds.get(feed)
         if audio is None:
             return
+        audio.clock.observe(arrival, media_time)
         if audio.muted:
-            audio.pending.append((media_time, frame))
+            audio.pending.append((media_time, samples))
             return
-        self._deliver(feed, audio, media_time, frame)
+        self._deliver(feed, audio, media_time, samples)
 
-    def _deliver(self, feed: int, audio: FeedAudio, media_time: float, frame: PcmFrame) -> None:
+    def _deliver(self, feed: int, audio: FeedAudio, media_time: float, samples: np.ndarray) -> None:
         if not audio.flowing:
+            audio.start_spell(media_time)
             audio.flowing = True
             self._emit(AudioStarted(str(feed)))
-        audio.last_media_time = media_time
-        audio.input.push(frame)
+        audio.last_media_end = media_time + len(samples) / SAMPLE_RATE
+        audio.input.push(PcmFrame(samples, SAMPLE_RATE, audio.origin + media_time))
 
 
 def vetted_candidates(sdp: str, egress: EgressPolicy) -> str:
@@ -347,19 +404,19 @@ def vetted_candidates(sdp: str, egress: EgressPolicy) -> str:
 
 
 def _after_first_jump(
-    pending: deque[tuple[float, PcmFrame]], last_media_time: float | None
-) -> list[tuple[float, PcmFrame]]:
+    pending: deque[tuple[float, np.ndarray]], last_media_end: float | None
+) -> list[tuple[float, np.ndarray]]:
     """The frames held while muted that were sent after the unmute.
 
     Frames still in flight when the mute took effect continue the old RTP
     timeline; the first frame after the unmute jumps ahead by the muted time.
     """
-    previous = last_media_time
-    for index, (media_time, frame) in enumerate(pending):
-        duration = len(frame.samples) / frame.sample_rate
-        if previous is None or media_time - previous > 2 * duration:
+    previous_end = last_media_end
+    for index, (media_time, samples) in enumerate(pending):
+        duration = len(samples) / SAMPLE_RATE
+        if previous_end is None or media_time - previous_end > duration:
             return list(pending)[index:]
-        previous = media_time
+        previous_end = media_time + duration
     return []
 
 
