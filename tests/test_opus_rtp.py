@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from aiortc.rtp import RtpPacket
 
-from unmixed.platforms.rtp_tap import MAX_REORDER, OpusRtpStream
+from unmixed.media.opus_rtp import MAX_REORDER, OpusRtpStream
 from unmixed.wire.realtime import SAMPLE_RATE
 
 FRAME_SECONDS = 0.02

@@ -17,11 +17,12 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
-from aiortc.rtp import RtpPacket
 
 from unmixed.media import PcmFrame
+from unmixed.media.opus_rtp import OPUS_RTP_RATE, OpusRtpStream
 from unmixed.platforms.base import (
     AudioInput,
     AudioStarted,
@@ -31,14 +32,19 @@ from unmixed.platforms.base import (
     ParticipantJoined,
     RecordingPermission,
 )
-from unmixed.platforms.rtp_tap import OPUS_RTP_RATE, OpusRtpStream
 from unmixed.wire.realtime import SAMPLE_RATE
 from unmixed.wire.status import SubCode
 
 PACKET_SECONDS = 0.02
 PACKET_TICKS = round(OPUS_RTP_RATE * PACKET_SECONDS)
-OPUS_PAYLOAD_TYPE = 111
-"""The dynamic payload type browsers and Janus give Opus."""
+
+
+class _Packet(NamedTuple):
+    """An RTP packet, as much of it as the stream reads."""
+
+    sequence_number: int
+    timestamp: int
+    payload: bytes
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,6 @@ class _Feed:
         self._audio = audio
         self._on_done = on_done
         self._stream = OpusRtpStream(self._on_audio)
-        self._ssrc = random.getrandbits(32)
         self._first_sequence = random.getrandbits(16)
         self._first_tick = random.getrandbits(32)
         """Random starts, as RFC 3550 has senders pick them: counters wrap as in a call."""
@@ -81,11 +86,9 @@ class _Feed:
 
     def _push_next(self) -> None:
         self._stream.push(
-            RtpPacket(
-                payload_type=OPUS_PAYLOAD_TYPE,
+            _Packet(
                 sequence_number=(self._first_sequence + self._sent) & 0xFFFF,
                 timestamp=(self._first_tick + self._sent * PACKET_TICKS) & 0xFFFFFFFF,
-                ssrc=self._ssrc,
                 payload=self._packets[self._sent],
             )
         )

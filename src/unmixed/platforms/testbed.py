@@ -22,6 +22,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from unmixed.egress import EgressPolicy, EgressRefused
 from unmixed.media import PcmFrame
+from unmixed.media.opus_rtp import OpusRtpStream
 from unmixed.platforms.base import (
     AudioInput,
     AudioStarted,
@@ -34,7 +35,7 @@ from unmixed.platforms.base import (
     ParticipantLeft,
     RecordingPermission,
 )
-from unmixed.platforms.rtp_tap import OpusRtpStream, tap_receiver
+from unmixed.platforms.rtp_tap import tap_receiver
 from unmixed.testbed.janus import JanusError, JanusHandle, JanusSession, JanusUnreachable
 from unmixed.testbed.loopback import use_loopback_ice
 from unmixed.testbed.room import Display, RoomAddress
