@@ -137,7 +137,9 @@ async def test_bots_outlive_the_warm_process_which_starts_again(
         assert warm is not None
         warm.kill()
         await asyncio.to_thread(warm.wait, 10)
-        await asyncio.sleep(0.2)
+        async with asyncio.timeout(10):
+            while psutil.Process(bot.pid).ppid() == warm.pid:  # until the kernel re-parents it
+                await asyncio.sleep(0.02)
         assert bot.running
         assert psutil.Process(bot.pid).status() != psutil.STATUS_ZOMBIE
 
