@@ -123,6 +123,7 @@ def _cost_rows(figures: FleetFigures, cores: int) -> Rows:
     per_stream = _mean(cpu) / figures.speakers
     machine = figures.machine_cpu_percent * cores
     known = sum(cpu) + figures.janus_cpu_percent + figures.own_cpu_percent
+    other = max(0.0, machine - known)  # each is sampled apart: they can overshoot a little
     return [
         (
             "bot CPU, mean / max over bots",
@@ -140,7 +141,7 @@ def _cost_rows(figures: FleetFigures, cores: int) -> Rows:
         ("  of which the bots", _core(sum(cpu))),
         ("  of which Janus", _core(figures.janus_cpu_percent)),
         ("  of which the speakers, API and receiver", _core(figures.own_cpu_percent)),
-        ("  of which anything else", _core(machine - known)),
+        ("  of which anything else", _core(other)),
     ]
 
 
