@@ -1,4 +1,4 @@
-"""The bench's floor: the same audio, decoded, resampled and wrapped as the bot sends it."""
+"""The bench's floor: the same audio, decoded to 16 kHz and wrapped as the bot sends it."""
 
 import base64
 
@@ -15,7 +15,7 @@ def test_the_floor_turns_every_40_ms_of_each_stream_into_one_message() -> None:
     loops = [speaker_loop(spec, 2)[0] for spec in scenario.participants]
     floor = measure_floor(loops, 2.0)
     assert floor.stream_seconds == 4.0
-    assert floor.messages == pytest.approx(2 * 2.0 / 0.04, abs=2)  # the resampler holds a few
+    assert floor.messages == pytest.approx(2 * 2.0 / 0.04, abs=2)
     assert 0 < floor.percent_per_stream < 100
 
 

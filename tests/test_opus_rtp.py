@@ -164,3 +164,17 @@ async def test_a_pause_in_the_stream_is_not_waited_for_nor_concealed(skipped: in
     heard = _decoded(packets[:5] + packets[5 + skipped :])
     assert len(heard.chunks) == 10
     assert heard.times[5] == round((5 + skipped) * FRAME_SECONDS, 6)
+
+
+async def test_closing_hands_on_what_waits_behind_a_gap_and_nothing_after() -> None:
+    packets = _rtp(_opus_tone(12))
+    heard = Decoded()
+    stream = OpusRtpStream(heard)
+    for packet in [*packets[:5], *packets[6:8]]:
+        stream.push(packet)
+    assert len(heard.chunks) == 5
+    stream.close()
+    assert len(heard.chunks) == 8, "the gap concealed, the two after it decoded"
+    assert _continuous(heard)
+    stream.push(packets[8])
+    assert len(heard.chunks) == 8

@@ -15,8 +15,8 @@ spell's edge beyond the margin (a connection that opened late or closed early:
 on a loaded machine the mute can reach the bot before the audio that preceded
 it, and the room itself can act late on a click). What this cannot see: a
 packet lost before the bot (on the network, in the SFU, in a socket buffer that
-overflowed) becomes silence of the right length in the bot's stream, so it
-arrives as samples; only its sound could tell.
+overflowed) is concealed by the decoder, or becomes silence of the right length
+in the bot's stream, so it arrives as samples; only its sound could tell.
 
 Placing the log's wall-clock moments on the bot's timeline takes two steps.
 The bot dates samples by the stream's RTP clock, which is the speaker's own
@@ -192,9 +192,10 @@ def recording_origin(audio: ParticipantAudio) -> float | None:
 def capture_offset(audio: ParticipantAudio, sent: list[float], origin: float) -> float | None:
     """How much later than the moment a sample left the participant the bot dates it.
 
-    The bot dates a stream's samples from the moment it handled the first of
-    them; beep onsets, whose departure was logged, tell how late that was, so
-    the log's moments land on the stream's own timeline. None: no onset heard."""
+    The bot dates a stream's samples from its best estimate of when the stream's
+    media clock started, which a busy start can make late; beep onsets, whose
+    departure was logged, tell how late, so the log's moments land on the
+    stream's own timeline. None: no onset heard."""
     offsets = []
     for index in onset_samples(audio):
         captured = origin + index / SAMPLE_RATE

@@ -3,7 +3,8 @@
 The pipeline bench's adapter. It starts where the testbed adapter's WebRTC
 receive path ends: each participant's packets go through an `OpusRtpStream`
 into their `AudioInput`, decoded audio stamped on the stream's media clock
-anchored at its first sample, as the testbed's subscriptions do. No ICE, DTLS,
+anchored at its first sample (the testbed's subscriptions refine theirs; here the
+packets are never late). No ICE, DTLS,
 SRTP or SFU, so what the bot process spends beyond the adapter's own few
 callbacks is media and delivery alone.
 

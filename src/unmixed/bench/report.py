@@ -59,7 +59,7 @@ def single_report(seconds: float, runs: dict[str, Figures]) -> Table:
         row("beep onsets measured", str(len(figures.latencies)))
         row("bot CPU, all streams", _core(watch.cpu_percent))
         row("bot CPU per stream", f"{per_stream:.2f} % of one core")
-        row("floor per stream (decode, resample, JSON)", _floor(figures.floor))
+        row("floor per stream (decode to 16 kHz, JSON)", _floor(figures.floor))
         row(f"bot CPU per stream, {TIMES} floor", _times_floor(per_stream, figures.floor))
         row("bot processes", str(watch.processes))
         row("bot memory, PSS summed, peak", _mib(watch.peak_pss))
@@ -130,7 +130,7 @@ def _cost_rows(figures: FleetFigures, cores: int) -> Rows:
             f"{_mean(cpu):.1f} / {max(cpu, default=0):.1f} % of one core",
         ),
         ("bot CPU per stream (mean bot)", f"{per_stream:.2f} % of one core"),
-        ("floor per stream (decode, resample, JSON)", _floor(figures.floor)),
+        ("floor per stream (decode to 16 kHz, JSON)", _floor(figures.floor)),
         (f"bot CPU per stream, {TIMES} floor", _times_floor(per_stream, figures.floor)),
         ("bot RSS peak, mean / max over bots", f"{_mib(_mean(rss))} / {_mib(max(rss, default=0))}"),
         ("bot PSS peak, mean / max over bots", f"{_mib(_mean(pss))} / {_mib(max(pss, default=0))}"),
@@ -200,7 +200,7 @@ def pipeline_report(seconds: float, figures: PipelineFigures) -> Table:
     for label, value in [
         ("bot CPU, all streams", _core(watch.cpu_percent)),
         ("bot CPU per stream", f"{per_stream:.2f} % of one core"),
-        ("floor per stream (decode, resample, JSON)", _floor(figures.floor)),
+        ("floor per stream (decode to 16 kHz, JSON)", _floor(figures.floor)),
         (f"bot CPU per stream, {TIMES} floor", _times_floor(per_stream, figures.floor)),
         ("bot RSS peak", _mib(watch.peak_rss)),
         ("bot PSS peak", _mib(watch.peak_pss)),

@@ -91,24 +91,39 @@ class OpusRtpStream:
         self._decoded_until: int | None = None
         """Where the audio handed on so far ends, in RTP ticks."""
         self._timer: asyncio.TimerHandle | None = None
+        self._closed = False
         self.concealed_packets = 0
 
     def push(self, packet: RtpAudioPacket) -> None:
+        if self._closed:
+            return
         sequence = self._sequence(packet.sequence_number)
         if self._next is None:
             self._next = sequence
         if sequence < self._next or sequence in self._held:
             return  # a duplicate, or so late that its time has been concealed already
         if sequence - self._next > MAX_REORDER:
-            while self._held:
-                self._skip_gap()
-                self._decode_in_order()
+            self._decode_all_held()
             self._next = sequence
         self._held[sequence] = packet
         self._decode_in_order()
         self._wait_for_missing()
 
     def close(self) -> None:
+        """The stream has ended: what waits behind a gap is decoded now, nothing after."""
+        self._decode_all_held()
+        self._cancel_wait()
+        self._closed = True
+        if self.concealed_packets:
+            log.info("lost packets concealed", packets=self.concealed_packets)
+
+    def _decode_all_held(self) -> None:
+        """Stop waiting for what is missing: conceal each gap, decode what follows it."""
+        while self._held:
+            self._skip_gap()
+            self._decode_in_order()
+
+    def _cancel_wait(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -121,7 +136,7 @@ class OpusRtpStream:
 
     def _wait_for_missing(self) -> None:
         if not self._held:
-            self.close()
+            self._cancel_wait()
         elif self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(REORDER_WAIT, self._waited)
 

@@ -16,8 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pylibsrtp
+import structlog
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtp import RtpPacket, is_rtcp
+
+log = structlog.get_logger(__name__)
 
 
 class RtpTap:
@@ -49,14 +52,18 @@ def tap_receiver(receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None
     passed_on = connection.data_received
 
     def data_received(data: bytes, component: int) -> None:
+        """Called by aioice from asyncio's datagram callback: must never raise."""
         srtp = dtls._rx_srtp
-        if srtp is None or not 127 < data[0] < 192 or is_rtcp(data):
+        if srtp is None or not data or not 127 < data[0] < 192 or is_rtcp(data):
             passed_on(data, component)
             return
         try:
             packet = RtpPacket.parse(srtp.unprotect(data))
         except (pylibsrtp.Error, ValueError):
             return  # not ours, or damaged: aiortc would drop it too
-        on_packet(packet)
+        try:
+            on_packet(packet)
+        except Exception:
+            log.exception("an RTP packet could not be handled; the stream goes on")
 
     connection.data_received = data_received

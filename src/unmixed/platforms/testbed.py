@@ -103,7 +103,7 @@ class FeedAudio:
     before it would be dropped downstream as a duplicate.
     """
 
-    input: AudioInput
+    destination: AudioInput
     clock: MediaClock = field(default_factory=MediaClock)
     muted: bool = False
     flowing: bool = False
@@ -167,6 +167,10 @@ class Subscription:
     def _on_audio(self, media_seconds: float, samples: np.ndarray) -> None:
         """Decoded audio, on the media clock, arriving now."""
         self._adapter.on_frame(self.feed, media_seconds, samples, time.time())
+
+    def end_of_audio(self) -> None:
+        """The publisher stopped: what waits behind a gap is handed on now, nothing after."""
+        self._audio.close()
 
     async def stop(self) -> None:
         """Hang up; safe to call more than once."""
@@ -336,6 +340,7 @@ class TestbedAdapter(MeetingAdapter):
         subscription = self._subscriptions.pop(feed, None)
         if subscription is None:
             return
+        subscription.end_of_audio()
         self._retired.append(subscription)
         self._in_background(self._retire(subscription))
         audio = self._feeds.pop(feed, None)
@@ -385,7 +390,7 @@ class TestbedAdapter(MeetingAdapter):
             audio.flowing = True
             self._emit(AudioStarted(str(feed)))
         audio.last_media_end = media_time + len(samples) / SAMPLE_RATE
-        audio.input.push(PcmFrame(samples, SAMPLE_RATE, audio.origin + media_time))
+        audio.destination.push(PcmFrame(samples, SAMPLE_RATE, audio.origin + media_time))
 
 
 def vetted_candidates(sdp: str, egress: EgressPolicy) -> str:
