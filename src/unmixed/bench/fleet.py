@@ -133,7 +133,7 @@ async def _run(bots: int, scenario: Scenario, seconds: float) -> _Run:
 def _figures(speakers: int, floor: Floor, run: _Run) -> FleetFigures:
     recording = [s for s in run.startups if s.seconds is not None]
     heard = {
-        (s.bot.id, name): _heard(run.receiver, name, s.bot.id)
+        (s.bot.id, name): run.receiver.heard(name, bot_id=s.bot.id)
         for s in recording
         for name in run.people
     }
@@ -206,13 +206,6 @@ async def _started(stack: LocalStack, bot: Bot) -> Startup:
     if recording is None:
         return Startup(bot, None)
     return Startup(bot, (recording - times[StatusCode.READY]).total_seconds())
-
-
-def _heard(receiver: AudioReceiver, name: str, bot_id: str) -> ParticipantAudio | None:
-    try:
-        return receiver.participant(name, bot_id=bot_id)
-    except KeyError:
-        return None
 
 
 def _origin(bot: Bot, streams: dict[tuple[str, str], ParticipantAudio]) -> float:

@@ -101,7 +101,7 @@ async def measure_pipeline(participants: int, seconds: float) -> PipelineFigures
         own_cpu_percent=watched.own_cpu_percent,
         streams=[
             stream_count(
-                speaker.name, _heard(receiver, speaker.name), len(speaker.packets) * PACKET_SAMPLES
+                speaker.name, receiver.heard(speaker.name), len(speaker.packets) * PACKET_SAMPLES
             )
             for speaker in speakers
         ],
@@ -197,10 +197,3 @@ def stream_count(name: str, audio: ParticipantAudio | None, expected: int) -> St
             for previous, current in itertools.pairwise(messages)
         ),
     )
-
-
-def _heard(receiver: AudioReceiver, name: str) -> ParticipantAudio | None:
-    try:
-        return receiver.participant(name)
-    except KeyError:
-        return None

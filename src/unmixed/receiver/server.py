@@ -123,16 +123,21 @@ class AudioReceiver(Service):
     def participant(self, name: str, *, bot_id: str | None = None) -> ParticipantAudio:
         """The participant called `name` (the only recording, or the latest); with
         `bot_id`, as that bot heard them, for a receiver that several bots stream to."""
+        found = self.heard(name, bot_id=bot_id)
+        if found is None:
+            heard = [(a.name, a.bot_id) for a in self.participants.values()]
+            of_bot = f" of bot {bot_id}" if bot_id is not None else ""
+            raise KeyError(f"no audio from {name!r}{of_bot}; have (name, bot id) {heard}")
+        return found
+
+    def heard(self, name: str, *, bot_id: str | None = None) -> ParticipantAudio | None:
+        """As `participant`, but None where nothing of them arrived."""
         found = [
             audio
             for audio in self.participants.values()
             if audio.name == name and (bot_id is None or audio.bot_id == bot_id)
         ]
-        if not found:
-            heard = [(a.name, a.bot_id) for a in self.participants.values()]
-            of_bot = f" of bot {bot_id}" if bot_id is not None else ""
-            raise KeyError(f"no audio from {name!r}{of_bot}; have (name, bot id) {heard}")
-        return found[-1]
+        return found[-1] if found else None
 
     def write_wavs(self, out_dir: Path) -> dict[str, Path]:
         """One WAV per participant, all the same length, aligned at relative time 0.
