@@ -71,6 +71,7 @@ class LocalDispatcher:
         self._slotless: set[str] = set()
         """Those of them that hold no slot (scheduled well ahead)."""
         self._asked_to_leave: set[str] = set()
+        """Bots dispatched and asked to leave, their process started or not yet."""
 
     def reserve(self) -> None:
         """Hold a slot for a bot about to be stored: `NoFreeSlot` if none is free.
@@ -180,9 +181,13 @@ class LocalDispatcher:
             await asyncio.to_thread(self._bots.change_status, bot_id, code, sub_code)
 
     def _signal_leave(self, bot_id: str) -> None:
+        """SIGTERM the bot's process, or, while it is being started (the warm process
+        may still be starting too), once it has started (see `_watch`)."""
+        if bot_id not in self._tasks:
+            return
+        self._asked_to_leave.add(bot_id)
         process = self._processes.get(bot_id)
-        if process is not None and process.running:
-            self._asked_to_leave.add(bot_id)
+        if process is not None:
             process.send_signal(signal.SIGTERM)
 
     async def _run(self, bot_id: str, delay: float) -> None:
@@ -203,13 +208,11 @@ class LocalDispatcher:
             )
 
     async def _run_process(self, bot_id: str) -> None:
-        process = await self._launcher.launch(bot_id)
-        self._processes[bot_id] = process
-        log.info("bot process started", bot=bot_id, pid=process.pid)
-        exit_code = await process.wait()
-        self._processes.pop(bot_id, None)
-        asked_to_leave = bot_id in self._asked_to_leave
-        self._asked_to_leave.discard(bot_id)
+        try:
+            exit_code = await self._watch(bot_id)
+            asked_to_leave = bot_id in self._asked_to_leave
+        finally:
+            self._asked_to_leave.discard(bot_id)
         log.info("bot process exited", bot=bot_id, exit_code=exit_code)
         bot = await asyncio.to_thread(self._bots.get, bot_id)
         if exit_code == ALREADY_CLAIMED_EXIT_CODE or bot is None:
@@ -226,6 +229,18 @@ class LocalDispatcher:
                 SubCode.BOT_PROCESS_LOST,
                 PROCESS_LOST_MESSAGE,
             )
+
+    async def _watch(self, bot_id: str) -> int | None:
+        """Start the bot's process and wait for it to end: its exit code."""
+        process = await self._launcher.launch(bot_id)
+        self._processes[bot_id] = process
+        log.info("bot process started", bot=bot_id, pid=process.pid)
+        if bot_id in self._asked_to_leave:  # while it was being started
+            process.send_signal(signal.SIGTERM)
+        try:
+            return await process.wait()
+        finally:
+            self._processes.pop(bot_id, None)
 
     def dispatch_waiting(self) -> None:
         """Dispatch every bot still `ready`: scheduled ones, and any a stopped API left behind."""

@@ -5,6 +5,10 @@ A pid names whichever process holds it now; a pidfd names one process for good,
 so a signal can never reach another process that took over the pid of a bot
 that ended, and the end of a bot shows even if the process that reaps it (and
 reads its exit code) is gone.
+
+Once the warm process is gone, its bots are re-parented to the nearest
+subreaper, or to PID 1. Where that is the API (a container with no init), the
+API reaps them itself, through the pidfd, or each would stay a zombie.
 """
 
 import asyncio
@@ -39,7 +43,7 @@ class BotProcess:
 
     def exited(self, code: int | None) -> None:
         """The exit code, from the process that reaped it; None if that process is gone
-        and nobody will read it."""
+        (and this one does not inherit the bot, see above)."""
         if not self._code_known:
             self._code, self._code_known = code, True
             self._settle()
@@ -52,10 +56,28 @@ class BotProcess:
     def _ended(self) -> None:
         if self._pidfd is not None:
             asyncio.get_running_loop().remove_reader(self._pidfd)
+            self._reap_orphan(self._pidfd)
             os.close(self._pidfd)
             self._pidfd = None
             self._settle()
 
+    def _reap_orphan(self, pidfd: int) -> None:
+        """Reap the process if it became this one's child (see above), and take its
+        exit code from there: the warm process that would have told it is gone."""
+        try:
+            ended = os.waitid(os.P_PIDFD, pidfd, os.WEXITED | os.WNOHANG)
+        except ChildProcessError:  # not ours: the warm process reaps it, or another
+            return
+        if ended is not None:
+            self._code, self._code_known = _exit_code(ended), True
+
     def _settle(self) -> None:
         if self._pidfd is None and self._code_known and not self._done.done():
             self._done.set_result(self._code)
+
+
+def _exit_code(ended: os.waitid_result) -> int:
+    """As `asyncio.subprocess.Process.returncode` has it: negative if killed by a signal."""
+    if ended.si_code == os.CLD_EXITED:
+        return ended.si_status
+    return -ended.si_status

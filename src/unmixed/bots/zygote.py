@@ -13,11 +13,18 @@ command line, running that `main`, ending with its exit codes.
 A fork inherits the whole process, so this one never does what a child must not
 inherit: it runs no event loop and no thread (not even logging's: each bot
 configures its own), opens no database and no socket but its control channel,
-which each child closes first. It ignores SIGINT and SIGTERM, which a terminal
+which each child closes first. It blocks SIGINT and SIGTERM, which a terminal
 or a service manager sends the API and its bots alike: the API asks its bots to
 leave, and this process ends when its channel closes, once the dispatcher is
-done with it or the API is gone. Its bots live on if it ends; only their exit
-codes are lost.
+done with it or the API is gone. Blocked, not ignored: a child inherits the
+mask and unblocks them once it is a bot, so that a signal sent to it as it
+starts (the API asked it to leave meanwhile) waits for it instead of being
+lost. Its bots live on if it ends; only their exit codes are lost (unless the
+API inherits them: see `unmixed.bots.process`).
+
+Loading what the bots share only saves them time, so only the runner's import
+must succeed here: anything else that fails to load is logged and left to the
+bots that need it, and bots on every other platform start as ever.
 
 The channel is a SOCK_SEQPACKET socket on stdin, one JSON object per packet:
 
@@ -38,10 +45,12 @@ import socket
 import sys
 import uuid
 from collections.abc import Callable
-from types import FrameType
 from typing import Any
 
+import structlog
+
 from unmixed.bots.proctitle import set_command_line
+from unmixed.logs import redact_event
 
 BOT_MODULE = "unmixed.bots.runner"
 TITLE_ROOM = str(uuid.UUID(int=0))
@@ -53,17 +62,28 @@ FIRST_USE_MODULES = ("httpcore", "anyio._backends._asyncio")
 request, and the event loop backend that transport runs on (anyio loads it when
 first used)."""
 PACKET_BYTES = 65536
-IGNORED_SIGNALS: dict[signal.Signals, Callable[[int, FrameType | None], Any] | signal.Handlers] = {
-    signal.SIGINT: signal.default_int_handler,
-    signal.SIGTERM: signal.SIG_DFL,
-}
-"""Ignored here; a child puts back the handler a fresh interpreter has."""
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+"""Blocked here, with the handlers a fresh interpreter has; a child unblocks them."""
+
+log = structlog.wrap_logger(
+    structlog.PrintLogger(sys.stderr),
+    processors=[
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="%H:%M:%S.%f", utc=False),
+        structlog.processors.format_exc_info,
+        redact_event,
+        structlog.dev.ConsoleRenderer(colors=False),
+    ],
+    process="zygote",
+)
+"""Renders and writes each line at once, redacted as every unmixed log line is:
+`unmixed.logs` hands lines to a thread, which this process must not run (see
+above). Its stdout goes nowhere."""
 
 
 def main() -> None:
     control = socket.socket(fileno=sys.stdin.fileno())
-    for signum in IGNORED_SIGNALS:
-        signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     preload()
     try:
         bot_id = _serve(control)
@@ -77,17 +97,33 @@ def preload() -> None:
     """Import the runner, what it loads on first use and the adapters every bot here
     may share, then freeze what is loaded so that no child's garbage collector
     writes to (and so copies) it. (Imported here, not above: the dispatcher imports
-    this module for its constants.)"""
+    this module for its constants.)
+
+    Only the runner, and the settings every bot reads too, must load: without
+    them no bot could run. The rest is best effort (see above)."""
     from unmixed.bots.platforms import preloaded_modules
     from unmixed.settings import Settings
     from unmixed.store.database import preload as preload_database
 
+    importlib.import_module(BOT_MODULE)
     settings = Settings()
-    for module in (BOT_MODULE, *FIRST_USE_MODULES, *preloaded_modules(settings)):
-        importlib.import_module(module)
-    preload_database(settings.resolved_database_url())
+    for module in (*FIRST_USE_MODULES, *preloaded_modules(settings)):
+        _attempt(f"import {module}", importlib.import_module, module)
+    _attempt("load the database driver", preload_database, settings.resolved_database_url())
     gc.collect()
     gc.freeze()
+
+
+def _attempt(step: str, load: Callable[[str], object], name: str) -> None:
+    """Run one step of the preload; if it fails, say so and go on without it."""
+    try:
+        load(name)
+    except Exception:
+        log.warning(
+            "could not preload for the bots; each bot that needs it loads it",
+            step=step,
+            exc_info=True,
+        )
 
 
 def _serve(control: socket.socket) -> str | None:
@@ -143,12 +179,21 @@ def _leave_the_zygote(control: socket.socket, selector: selectors.BaseSelector) 
 
 
 def _become_bot(bot_id: str) -> None:
-    """Run the bot as `python -m unmixed.bots.runner BOT_ID` would, exit code and all."""
-    for signum, handler in IGNORED_SIGNALS.items():
-        signal.signal(signum, handler)
+    """Run the bot as `python -m unmixed.bots.runner BOT_ID` would, exit code and all.
+
+    Its handlers are a fresh interpreter's already (this process never changes
+    them), so unblocking the stop signals delivers one sent meanwhile as it would
+    have been: SIGTERM ends the bot, SIGINT raises KeyboardInterrupt."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     runner = sys.modules[BOT_MODULE]
     sys.argv = [str(runner.__file__), bot_id]
-    set_command_line([sys.orig_argv[0], "-m", BOT_MODULE, bot_id])
+    if not set_command_line([sys.orig_argv[0], "-m", BOT_MODULE, bot_id]):
+        log.warning(
+            "the bot shows the warm process's command line: its id is longer than the room",
+            process="bot",
+            bot=bot_id,
+            room=len(TITLE_ROOM),
+        )
     runner.main()
 
 
