@@ -6,9 +6,8 @@ Recall's clients send both, and a redirected POST loses its body.
 """
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -16,7 +15,7 @@ from pydantic import StringConstraints
 
 from unmixed.api.auth import Caller
 from unmixed.api.errors import ApiProblem
-from unmixed.api.openapi import documented_errors
+from unmixed.api.routing import slashed_routes
 from unmixed.api.state import ServiceState, service_state
 from unmixed.bots.capacity import RETRY_AFTER_SECONDS
 from unmixed.bots.dispatcher import NoFreeSlot, NotScheduled
@@ -46,18 +45,7 @@ StatusFilter = Annotated[
 PlatformFilter = Annotated[list[Platform], Query(max_length=MAX_FILTER_VALUES)]
 
 
-def route(
-    method: str, path: str, *, errors: tuple[int, ...] = (), **options: Any
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register `path` and `path/` for one endpoint; only the slashed one is documented."""
-
-    def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-        responses = documented_errors(errors)
-        router.add_api_route(f"{path}/", endpoint, methods=[method], responses=responses, **options)
-        router.add_api_route(path, endpoint, methods=[method], include_in_schema=False, **options)
-        return endpoint
-
-    return register
+route = slashed_routes(router)
 
 
 @route("POST", "/bot", status_code=201, response_model=Bot, errors=(400, 507))
