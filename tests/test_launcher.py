@@ -48,6 +48,16 @@ async def silent_meeting() -> AsyncIterator[str]:
 
 
 @pytest.fixture
+async def launcher(settings: Settings) -> AsyncIterator[BotLauncher]:
+    """A launcher whose warm process ends with the test; the bots it started may not."""
+    launcher = BotLauncher(bot_environment(settings))
+    try:
+        yield launcher
+    finally:
+        await launcher.close()
+
+
+@pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     settings = Settings(
         data_dir=tmp_path, database_url=None, testbed_enabled=True, api_key=SecretStr(API_KEY)
@@ -85,6 +95,15 @@ async def reaches(bots: Bots, bot_id: str, statuses: set[StatusCode]) -> None:
             await asyncio.sleep(0.02)
 
 
+def assert_left_as_asked(bots: Bots, bot_id: str) -> None:
+    ended = bots.get(bot_id)
+    assert ended is not None
+    assert [(c.code, c.sub_code) for c in ended.status_changes][-2:] == [
+        (StatusCode.CALL_ENDED, SubCode.BOT_RECEIVED_LEAVE_CALL),
+        (StatusCode.DONE, None),
+    ]
+
+
 def signals_in(pid: int, mask: str) -> set[int]:
     """The signals in one of a process's masks (`SigBlk`, `SigIgn`...)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -110,83 +129,66 @@ def _link(path: str) -> str:
 
 
 async def test_a_bot_is_a_fork_of_the_warm_process_that_shows_as_the_runner(
-    settings: Settings, bots: Bots, silent_meeting: str
+    bots: Bots, silent_meeting: str, launcher: BotLauncher
 ) -> None:
-    launcher = BotLauncher(bot_environment(settings))
-    try:
-        bot_id = new_bot(bots, silent_meeting)
-        bot = await launcher.launch(bot_id)
-        await joining(bots, bot_id)
-        process = psutil.Process(bot.pid)
-        assert process.cmdline() == [sys.executable, "-m", "unmixed.bots.runner", bot_id]
-        warm = process.parent()
-        assert warm is not None
-        assert "unmixed.bots.zygote" in warm.cmdline()
-        assert warm.num_threads() == 1, "a process with threads is not safe to fork"
-        assert os.readlink(f"/proc/{bot.pid}/fd/0") == os.devnull, "the channel is not the bot's"
-        assert signals_in(warm.pid, "SigBlk") >= STOP_SIGNALS, "held for its bots, not lost"
-        assert not STOP_SIGNALS & signals_in(warm.pid, "SigIgn")
-        assert not STOP_SIGNALS & signals_in(bot.pid, "SigBlk")
+    bot_id = new_bot(bots, silent_meeting)
+    bot = await launcher.launch(bot_id)
+    await joining(bots, bot_id)
+    process = psutil.Process(bot.pid)
+    assert process.cmdline() == [sys.executable, "-m", "unmixed.bots.runner", bot_id]
+    warm = process.parent()
+    assert warm is not None
+    assert "unmixed.bots.zygote" in warm.cmdline()
+    assert warm.num_threads() == 1, "a process with threads is not safe to fork"
+    assert os.readlink(f"/proc/{bot.pid}/fd/0") == os.devnull, "the channel is not the bot's"
+    assert signals_in(warm.pid, "SigBlk") >= STOP_SIGNALS, "held for its bots, not lost"
+    assert not STOP_SIGNALS & signals_in(warm.pid, "SigIgn")
+    assert not STOP_SIGNALS & signals_in(bot.pid, "SigBlk")
 
-        bot.send_signal(signal.SIGTERM)
-        assert await bot.wait() == 0
-        assert not bot.running
-        bot.send_signal(signal.SIGKILL)  # an ended bot's pidfd is closed: nothing to reach
-        ended = bots.get(bot_id)
-        assert ended is not None
-        assert [(c.code, c.sub_code) for c in ended.status_changes][-2:] == [
-            (StatusCode.CALL_ENDED, SubCode.BOT_RECEIVED_LEAVE_CALL),
-            (StatusCode.DONE, None),
-        ]
-    finally:
-        await launcher.close()
+    bot.send_signal(signal.SIGTERM)
+    assert await bot.wait() == 0
+    assert not bot.running
+    bot.send_signal(signal.SIGKILL)  # an ended bot's pidfd is closed: nothing to reach
+    assert_left_as_asked(bots, bot_id)
 
 
 async def test_exit_codes_are_the_runners(
-    settings: Settings, bots: Bots, silent_meeting: str
+    bots: Bots, silent_meeting: str, launcher: BotLauncher
 ) -> None:
-    launcher = BotLauncher(bot_environment(settings))
-    try:
-        bot_id = new_bot(bots, silent_meeting)
-        first = await launcher.launch(bot_id)
-        await joining(bots, bot_id)
-        again = await launcher.launch(bot_id)
-        assert await again.wait() == ALREADY_CLAIMED_EXIT_CODE
-        no_such_bot = await launcher.launch(NO_SUCH_BOT)
-        assert await no_such_bot.wait() == 1
-        first.kill()
-        assert await first.wait() == -signal.SIGKILL
-    finally:
-        await launcher.close()
+    bot_id = new_bot(bots, silent_meeting)
+    first = await launcher.launch(bot_id)
+    await joining(bots, bot_id)
+    again = await launcher.launch(bot_id)
+    assert await again.wait() == ALREADY_CLAIMED_EXIT_CODE
+    no_such_bot = await launcher.launch(NO_SUCH_BOT)
+    assert await no_such_bot.wait() == 1
+    first.kill()
+    assert await first.wait() == -signal.SIGKILL
 
 
 async def test_bots_outlive_the_warm_process_which_starts_again(
-    settings: Settings, bots: Bots, silent_meeting: str
+    bots: Bots, silent_meeting: str, launcher: BotLauncher
 ) -> None:
-    launcher = BotLauncher(bot_environment(settings))
-    try:
-        bot_id = new_bot(bots, silent_meeting)
-        bot = await launcher.launch(bot_id)
-        await joining(bots, bot_id)
-        warm = psutil.Process(bot.pid).parent()
-        assert warm is not None
-        warm.kill()
-        await asyncio.to_thread(warm.wait, 10)
-        # No wait for the bot to be re-parented: the kernel re-parents a process's
-        # children as it exits, before that process can be waited for.
-        assert bot.running
-        assert psutil.Process(bot.pid).status() != psutil.STATUS_ZOMBIE
+    bot_id = new_bot(bots, silent_meeting)
+    bot = await launcher.launch(bot_id)
+    await joining(bots, bot_id)
+    warm = psutil.Process(bot.pid).parent()
+    assert warm is not None
+    warm.kill()
+    await asyncio.to_thread(warm.wait, 10)
+    # No wait for the bot to be re-parented: the kernel re-parents a process's
+    # children as it exits, before that process can be waited for.
+    assert bot.running
+    assert psutil.Process(bot.pid).status() != psutil.STATUS_ZOMBIE
 
-        later = await launcher.launch(new_bot(bots, silent_meeting))
-        later_warm = psutil.Process(later.pid).parent()
-        assert later_warm is not None
-        assert later_warm.pid != warm.pid
-        for process in (bot, later):
-            process.kill()
-        assert await bot.wait() is None, "nobody was left to read its exit code"
-        assert await later.wait() == -signal.SIGKILL
-    finally:
-        await launcher.close()
+    later = await launcher.launch(new_bot(bots, silent_meeting))
+    later_warm = psutil.Process(later.pid).parent()
+    assert later_warm is not None
+    assert later_warm.pid != warm.pid
+    for process in (bot, later):
+        process.kill()
+    assert await bot.wait() is None, "nobody was left to read its exit code"
+    assert await later.wait() == -signal.SIGKILL
 
 
 async def test_the_dispatcher_gives_its_bots_their_environment_without_the_api_key(
@@ -220,26 +222,17 @@ async def test_a_bot_asked_to_leave_while_it_starts_leaves(
     assert bots.record(bot_id).status == StatusCode.READY, "asked before its process started"
     await reaches(bots, bot_id, set(FINAL_CODES))
     await dispatcher.shutdown()
-    ended = bots.get(bot_id)
-    assert ended is not None
-    assert [(c.code, c.sub_code) for c in ended.status_changes][-2:] == [
-        (StatusCode.CALL_ENDED, SubCode.BOT_RECEIVED_LEAVE_CALL),
-        (StatusCode.DONE, None),
-    ]
+    assert_left_as_asked(bots, bot_id)
 
 
 async def test_a_bot_signalled_as_soon_as_it_is_forked_ends(
-    settings: Settings, bots: Bots, silent_meeting: str
+    bots: Bots, silent_meeting: str, launcher: BotLauncher
 ) -> None:
     """The signal reaches the child before it is a bot: blocked, it waits for it."""
-    launcher = BotLauncher(bot_environment(settings))
-    try:
-        bot = await launcher.launch(new_bot(bots, silent_meeting))
-        bot.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(10):
-            assert await bot.wait() in (0, -signal.SIGTERM)
-    finally:
-        await launcher.close()
+    bot = await launcher.launch(new_bot(bots, silent_meeting))
+    bot.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(10):
+        assert await bot.wait() in (0, -signal.SIGTERM)
 
 
 async def test_bots_start_when_what_the_warm_process_preloads_fails_to_load(
@@ -277,48 +270,40 @@ async def test_a_bot_id_too_long_for_the_title_room_is_logged(
 
 
 async def test_a_bot_forked_for_a_launch_called_off_is_killed(
-    settings: Settings, bots: Bots, silent_meeting: str
+    bots: Bots, silent_meeting: str, launcher: BotLauncher
 ) -> None:
-    launcher = BotLauncher(bot_environment(settings))
-    try:
-        first = await launcher.launch(NO_SUCH_BOT)  # the warm process is up
-        await first.wait()
-        called_off = asyncio.create_task(launcher.launch(new_bot(bots, silent_meeting)))
-        await asyncio.sleep(0)  # it has asked for the fork; no answer can have come
-        called_off.cancel()
-        last = await launcher.launch(NO_SUCH_BOT)  # answered after the called-off one
-        warm = psutil.Process(last.pid).parent()
-        assert warm is not None
-        others = [child for child in warm.children() if child.pid != last.pid]
-        _, alive = await asyncio.to_thread(psutil.wait_procs, others, 10)
-        assert alive == []
-        await last.wait()
-    finally:
-        await launcher.close()
+    first = await launcher.launch(NO_SUCH_BOT)  # the warm process is up
+    await first.wait()
+    called_off = asyncio.create_task(launcher.launch(new_bot(bots, silent_meeting)))
+    await asyncio.sleep(0)  # it has asked for the fork; no answer can have come
+    called_off.cancel()
+    last = await launcher.launch(NO_SUCH_BOT)  # answered after the called-off one
+    warm = psutil.Process(last.pid).parent()
+    assert warm is not None
+    others = [child for child in warm.children() if child.pid != last.pid]
+    _, alive = await asyncio.to_thread(psutil.wait_procs, others, 10)
+    assert alive == []
+    await last.wait()
 
 
 async def test_a_launch_as_the_warm_process_dies_is_made_again(
-    settings: Settings, bots: Bots, silent_meeting: str
+    bots: Bots, silent_meeting: str, launcher: BotLauncher
 ) -> None:
-    launcher = BotLauncher(bot_environment(settings))
-    try:
-        bot_id = new_bot(bots, silent_meeting)
-        first = await launcher.launch(bot_id)
-        await joining(bots, bot_id)
-        warm = psutil.Process(first.pid).parent()
-        assert warm is not None
-        warm.kill()
-        warm.wait(10)  # not awaited: the launcher must not see it end before the launch
-        again = await launcher.launch(new_bot(bots, silent_meeting))
-        again_warm = psutil.Process(again.pid).parent()
-        assert again_warm is not None
-        assert again_warm.pid != warm.pid
-        for process in (first, again):
-            process.kill()
-        assert await again.wait() == -signal.SIGKILL
-        await first.wait()
-    finally:
-        await launcher.close()
+    bot_id = new_bot(bots, silent_meeting)
+    first = await launcher.launch(bot_id)
+    await joining(bots, bot_id)
+    warm = psutil.Process(first.pid).parent()
+    assert warm is not None
+    warm.kill()
+    warm.wait(10)  # not awaited: the launcher must not see it end before the launch
+    again = await launcher.launch(new_bot(bots, silent_meeting))
+    again_warm = psutil.Process(again.pid).parent()
+    assert again_warm is not None
+    assert again_warm.pid != warm.pid
+    for process in (first, again):
+        process.kill()
+    assert await again.wait() == -signal.SIGKILL
+    await first.wait()
 
 
 async def test_a_warm_process_that_does_not_answer_fails_the_launch_and_is_replaced(
