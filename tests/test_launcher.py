@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from unmixed.bots.dispatcher import LocalDispatcher
 from unmixed.bots.exits import ALREADY_CLAIMED_EXIT_CODE
-from unmixed.bots.launcher import BotLauncher, LaunchFailed
+from unmixed.bots.launchers.warm import BotLauncher, LaunchFailed
 from unmixed.settings import Settings
 from unmixed.store import ENVIRONMENT_KEY, Bots, open_database
 from unmixed.wire.bots import BotCreate

@@ -5,8 +5,9 @@ them, shows `**********`, never the value.
 """
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt, SecretStr
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -58,6 +59,32 @@ class Settings(BaseSettings):
     rate_limit_list: str = Field(default="60/minute", description="Per key: GET /bot/.")
     rate_limit_other: str = Field(default="300/minute", description="Per key: every other route.")
     max_body_bytes: PositiveInt = Field(default=1 << 20, description="Largest request body.")
+    launcher: Literal["local", "celery", "kubernetes"] = Field(
+        default="local",
+        description=(
+            "Where bots run: `local` child processes of the API (the default), `celery` "
+            "workers (`unmixed worker`) over Redis, or a Kubernetes Job per bot."
+        ),
+    )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Redis: the Celery broker, the worker slot registry, instant bot commands and "
+            "shared rate limits. Required by the celery launcher."
+        ),
+    )
+    schedule_lead_seconds: NonNegativeFloat = Field(
+        default=5.0,
+        description="A bot with a join_at is started this long before it (a browser needs time).",
+    )
+    kubernetes_namespace: str = Field(default="unmixed", description="Namespace of bot Jobs.")
+    kubernetes_image: str = Field(
+        default="unmixed:latest", description="The image bot Jobs run (the same as the API's)."
+    )
+    kubernetes_bot_secret: str = Field(
+        default="unmixed-bot",
+        description="The Secret whose keys become the bot Job's environment (database URL ...).",
+    )
     webhook_retry_hours: PositiveFloat = Field(
         default=24.0,
         description="How long a status webhook is retried (as at Recall) before it is failed.",

@@ -1,7 +1,7 @@
 """Starts each bot in a process of its own and notices when one dies.
 
 This is the local dispatcher, the default. Its bots are forked from a warm
-process that has imported what they need (`unmixed.bots.launcher`); each is
+process that has imported what they need (`unmixed.bots.launchers.warm`); each is
 still `python -m unmixed.bots.runner BOT_ID`, which a distributed dispatcher (an
 existing task engine) would start elsewhere.
 """
@@ -18,7 +18,7 @@ import structlog
 
 from unmixed.bots.capacity import default_bot_slots
 from unmixed.bots.exits import ALREADY_CLAIMED_EXIT_CODE, BOT_ERRORED_MESSAGE
-from unmixed.bots.launcher import BotLauncher
+from unmixed.bots.launchers.warm import BotLauncher
 from unmixed.bots.process import BotProcess
 from unmixed.settings import Settings
 from unmixed.store import Bots
