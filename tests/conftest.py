@@ -1,5 +1,7 @@
 """Shared parts for the tests: one real Janus and one real API server for the session;
-a fresh receiver and a fresh meeting room for each test."""
+a fresh receiver and a fresh meeting room for each test; a private PostgreSQL and Redis
+for the session, started only if a test asks for them, and a fresh migrated store on
+SQLite and on PostgreSQL for each store test."""
 
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -8,11 +10,13 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from tests.services import PostgresServer, RedisServer
 from unmixed.api.server import ApiServer
 from unmixed.client import AsyncUnmixedClient
 from unmixed.logs import configure_logging
 from unmixed.receiver import AudioReceiver
 from unmixed.settings import Settings
+from unmixed.store import open_database
 from unmixed.testbed.server import JanusServer
 
 UNLIMITED_RATES = {
@@ -67,3 +71,36 @@ async def client(api: ApiServer, api_key: str) -> AsyncIterator[AsyncUnmixedClie
 async def receiver() -> AsyncIterator[AudioReceiver]:
     async with AudioReceiver() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL cluster; `create_database()` gives a test a database of its own."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A private redis-server's database 0, shared by the session: flush it if you need it empty."""
+    with RedisServer() as server:
+        yield server.url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database migrated to head, once on each backend the store supports.
+
+    PostgreSQL is asked for only by the `postgresql` case, so a run that selects no
+    such test never starts it. The database is dropped afterwards, with whatever
+    connections the test left open."""
+    server: PostgresServer | None = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        server = request.getfixturevalue("postgres_server")
+        url = server.create_database()
+    open_database(url, migrate=True).engine.dispose()
+    yield url
+    if server is not None:
+        server.drop_database(url)

@@ -6,11 +6,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from unmixed.bots.lease import LEASE
 from unmixed.bots.runner import BotRun
 from unmixed.egress import EgressPolicy
 from unmixed.platforms.base import MeetingAdapter
 from unmixed.receiver import AudioReceiver
 from unmixed.store import ENVIRONMENT_KEY, Bots, open_database
+from unmixed.store.leases import Leases
 from unmixed.wire.bots import Bot, BotCreate
 from unmixed.wire.realtime import AUDIO_SEPARATE_RAW_DATA
 
@@ -30,7 +32,8 @@ async def attend_in_process(
     fields of the create request (e.g. `automatic_leave`). With `leave_when`, the bot
     is asked to leave (as by `leave_call`) once that returns. `secret` is the account's
     verification secret, as a bot process would read it from the store."""
-    bots = Bots(open_database(f"sqlite:///{tmp_path / 'bots.db'}", migrate=True))
+    database = open_database(f"sqlite:///{tmp_path / 'bots.db'}", migrate=True)
+    bots = Bots(database)
     create = BotCreate.model_validate(
         {
             "meeting_url": ZOOM_MEETING,
@@ -46,7 +49,7 @@ async def attend_in_process(
         }
     )
     stored = bots.create(create, create.parsed_meeting_url(), ENVIRONMENT_KEY)
-    assert bots.claim(stored.id)
+    assert Leases(database).claim(stored.id, holder="test", lease=LEASE)
     run = BotRun(bots.record(stored.id), bots, adapter, EgressPolicy(), secret=secret)
     if hasattr(adapter, "recording_started"):
         adapter.recording_started = run.recording_started

@@ -16,13 +16,15 @@ import psutil
 import pytest
 from pydantic import SecretStr
 
-from unmixed.bots.dispatcher import LocalDispatcher
 from unmixed.bots.exits import ALREADY_CLAIMED_EXIT_CODE
-from unmixed.bots.launchers.warm import BotLauncher, LaunchFailed
+from unmixed.bots.launchers import BotJob, LaunchFailed
+from unmixed.bots.launchers.local import LocalLauncher
+from unmixed.bots.launchers.warm import BotForker
 from unmixed.settings import Settings
-from unmixed.store import ENVIRONMENT_KEY, Bots, open_database
+from unmixed.store import ENVIRONMENT_KEY, Bots, Database, open_database
+from unmixed.store.leases import Leases, LeaveAsked
 from unmixed.wire.bots import BotCreate
-from unmixed.wire.meeting_url import parse_meeting_url
+from unmixed.wire.meeting_url import Platform, parse_meeting_url
 from unmixed.wire.status import FINAL_CODES, StatusCode, SubCode
 
 API_KEY = "launcher-test-api-key"
@@ -48,9 +50,9 @@ async def silent_meeting() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def launcher(settings: Settings) -> AsyncIterator[BotLauncher]:
+async def launcher(settings: Settings) -> AsyncIterator[BotForker]:
     """A launcher whose warm process ends with the test; the bots it started may not."""
-    launcher = BotLauncher(bot_environment(settings))
+    launcher = BotForker(bot_environment(settings))
     try:
         yield launcher
     finally:
@@ -67,10 +69,20 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def bots(settings: Settings) -> Iterator[Bots]:
+def database(settings: Settings) -> Iterator[Database]:
     database = open_database(settings.resolved_database_url())
-    yield Bots(database)
+    yield database
     database.engine.dispose()
+
+
+@pytest.fixture
+def bots(database: Database) -> Bots:
+    return Bots(database)
+
+
+@pytest.fixture
+def leases(database: Database) -> Leases:
+    return Leases(database)
 
 
 def new_bot(bots: Bots, meeting_url: str) -> str:
@@ -129,7 +141,7 @@ def _link(path: str) -> str:
 
 
 async def test_a_bot_is_a_fork_of_the_warm_process_that_shows_as_the_runner(
-    bots: Bots, silent_meeting: str, launcher: BotLauncher
+    bots: Bots, silent_meeting: str, launcher: BotForker
 ) -> None:
     bot_id = new_bot(bots, silent_meeting)
     bot = await launcher.launch(bot_id)
@@ -153,7 +165,7 @@ async def test_a_bot_is_a_fork_of_the_warm_process_that_shows_as_the_runner(
 
 
 async def test_exit_codes_are_the_runners(
-    bots: Bots, silent_meeting: str, launcher: BotLauncher
+    bots: Bots, silent_meeting: str, launcher: BotForker
 ) -> None:
     bot_id = new_bot(bots, silent_meeting)
     first = await launcher.launch(bot_id)
@@ -167,7 +179,7 @@ async def test_exit_codes_are_the_runners(
 
 
 async def test_bots_outlive_the_warm_process_which_starts_again(
-    bots: Bots, silent_meeting: str, launcher: BotLauncher
+    bots: Bots, silent_meeting: str, launcher: BotForker
 ) -> None:
     bot_id = new_bot(bots, silent_meeting)
     bot = await launcher.launch(bot_id)
@@ -191,12 +203,12 @@ async def test_bots_outlive_the_warm_process_which_starts_again(
     assert await later.wait() == -signal.SIGKILL
 
 
-async def test_the_dispatcher_gives_its_bots_their_environment_without_the_api_key(
-    settings: Settings, bots: Bots, silent_meeting: str
+async def test_the_local_launcher_gives_its_bots_their_environment_without_the_api_key(
+    settings: Settings, bots: Bots, leases: Leases, silent_meeting: str
 ) -> None:
-    dispatcher = LocalDispatcher(bots, settings)
+    launcher = LocalLauncher(bots, leases, settings)
     bot_id = new_bot(bots, silent_meeting)
-    dispatcher.dispatch(bot_id)
+    await launcher.launch(BotJob(bot_id, Platform.TESTBED))
     await joining(bots, bot_id)
     (process,) = [
         child for child in psutil.Process().children(recursive=True) if bot_id in child.cmdline()
@@ -206,27 +218,27 @@ async def test_the_dispatcher_gives_its_bots_their_environment_without_the_api_k
     assert environment["UNMIXED_DATABASE_URL"] == settings.resolved_database_url()
     warm = process.parent()
     assert warm is not None
-    await dispatcher.request_leave(bot_id)
-    await dispatcher.shutdown()
-    assert bots.record(bot_id).status in FINAL_CODES
-    assert not warm.is_running(), "the warm process ends with the dispatcher"
+    await launcher.close()
+    assert_left_as_asked(bots, bot_id)
+    assert not warm.is_running(), "the warm process ends with the launcher"
 
 
 async def test_a_bot_asked_to_leave_while_it_starts_leaves(
-    settings: Settings, bots: Bots, silent_meeting: str
+    settings: Settings, bots: Bots, leases: Leases, silent_meeting: str
 ) -> None:
-    dispatcher = LocalDispatcher(bots, settings)  # its warm process is only starting
+    launcher = LocalLauncher(bots, leases, settings)  # its warm process is only starting
     bot_id = new_bot(bots, silent_meeting)
-    dispatcher.dispatch(bot_id)
-    await dispatcher.request_leave(bot_id)
+    assert leases.mark_dispatched(bot_id)
+    await launcher.launch(BotJob(bot_id, Platform.TESTBED))
+    assert leases.request_leave(bot_id) is LeaveAsked.SENT
     assert bots.record(bot_id).status == StatusCode.READY, "asked before its process started"
     await reaches(bots, bot_id, set(FINAL_CODES))
-    await dispatcher.shutdown()
+    await launcher.close()
     assert_left_as_asked(bots, bot_id)
 
 
 async def test_a_bot_signalled_as_soon_as_it_is_forked_ends(
-    bots: Bots, silent_meeting: str, launcher: BotLauncher
+    bots: Bots, silent_meeting: str, launcher: BotForker
 ) -> None:
     """The signal reaches the child before it is a bot: blocked, it waits for it."""
     bot = await launcher.launch(new_bot(bots, silent_meeting))
@@ -242,7 +254,7 @@ async def test_bots_start_when_what_the_warm_process_preloads_fails_to_load(
     broken = tmp_path / "broken" / "aiortc"
     broken.mkdir(parents=True)
     (broken / "__init__.py").write_text('raise ImportError("aiortc is broken here")\n')
-    launcher = BotLauncher({**bot_environment(settings), "PYTHONPATH": str(broken.parent)})
+    launcher = BotForker({**bot_environment(settings), "PYTHONPATH": str(broken.parent)})
     try:
         bot_id = new_bot(bots, "https://zoom.us/j/123456789?pwd=abc")
         bot = await launcher.launch(bot_id)
@@ -260,7 +272,7 @@ async def test_bots_start_when_what_the_warm_process_preloads_fails_to_load(
 async def test_a_bot_id_too_long_for_the_title_room_is_logged(
     settings: Settings, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    launcher = BotLauncher(bot_environment(settings))
+    launcher = BotForker(bot_environment(settings))
     try:
         bot = await launcher.launch("x" * 40)
         assert await bot.wait() == 1, "no such bot"
@@ -270,7 +282,7 @@ async def test_a_bot_id_too_long_for_the_title_room_is_logged(
 
 
 async def test_a_bot_forked_for_a_launch_called_off_is_killed(
-    bots: Bots, silent_meeting: str, launcher: BotLauncher
+    bots: Bots, silent_meeting: str, launcher: BotForker
 ) -> None:
     first = await launcher.launch(NO_SUCH_BOT)  # the warm process is up
     await first.wait()
@@ -287,7 +299,7 @@ async def test_a_bot_forked_for_a_launch_called_off_is_killed(
 
 
 async def test_a_launch_as_the_warm_process_dies_is_made_again(
-    bots: Bots, silent_meeting: str, launcher: BotLauncher
+    bots: Bots, silent_meeting: str, launcher: BotForker
 ) -> None:
     bot_id = new_bot(bots, silent_meeting)
     first = await launcher.launch(bot_id)
@@ -309,7 +321,7 @@ async def test_a_launch_as_the_warm_process_dies_is_made_again(
 async def test_a_warm_process_that_does_not_answer_fails_the_launch_and_is_replaced(
     settings: Settings, bots: Bots, silent_meeting: str
 ) -> None:
-    launcher = BotLauncher(bot_environment(settings), answer_within=5.0)
+    launcher = BotForker(bot_environment(settings), answer_within=5.0)
     try:
         bot_id = new_bot(bots, silent_meeting)
         first = await launcher.launch(bot_id)
@@ -330,7 +342,7 @@ async def test_a_warm_process_that_does_not_answer_fails_the_launch_and_is_repla
 
 async def test_a_warm_process_that_cannot_start_leaves_no_socket_open() -> None:
     before = open_sockets()
-    launcher = BotLauncher({"UNMIXED_BROKEN": "nul\0"})
+    launcher = BotForker({"UNMIXED_BROKEN": "nul\0"})
     with pytest.raises(ValueError, match="null byte") as failed:
         await launcher.launch(NO_SUCH_BOT)
     assert open_sockets() == before, "closed, not left to the traceback `failed` holds"
@@ -344,7 +356,7 @@ async def test_a_bot_orphaned_to_the_api_is_reaped_by_it(
     """As where the API is PID 1 (a container with no init): here, a subreaper."""
     libc = ctypes.CDLL(None, use_errno=True)
     assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    launcher = BotLauncher(bot_environment(settings))
+    launcher = BotForker(bot_environment(settings))
     try:
         bot_id = new_bot(bots, silent_meeting)
         bot = await launcher.launch(bot_id)

@@ -1,22 +1,22 @@
 """The outbox's rules, straight on the store: a status writes one row per endpoint of
 the bot's account; a row is handed to one sender at a time (the lease), keeps its
 `webhook-id` across tries, and waits for the one before it (same bot, same endpoint);
-and the retry schedule."""
+and the retry schedule. The store's rules hold on SQLite and on PostgreSQL alike."""
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from tests.inprocess import ZOOM_MEETING
 from unmixed.store import ENVIRONMENT_KEY, ApiKeys, Bots, Owner, open_database
+from unmixed.store.leases import Leases
 from unmixed.store.outbox import Outbox
 from unmixed.store.webhooks import WebhookEndpoints
 from unmixed.webhooks.schedule import next_attempt, retry_delay
 from unmixed.wire.bots import BotCreate
 
 
-def test_rows_go_out_one_at_a_time_in_order_with_fixed_ids(tmp_path: Path) -> None:
-    database = open_database(f"sqlite:///{tmp_path / 'outbox.db'}", migrate=True)
+def test_rows_go_out_one_at_a_time_in_order_with_fixed_ids(store_url: str) -> None:
+    database = open_database(store_url)
     endpoints = WebhookEndpoints(database)
     endpoints.add(ENVIRONMENT_KEY, "http://127.0.0.1:9/mine")
     ApiKeys(database).create("someone else")
@@ -26,7 +26,7 @@ def test_rows_go_out_one_at_a_time_in_order_with_fixed_ids(tmp_path: Path) -> No
     bots = Bots(database)
     request = BotCreate.model_validate({"meeting_url": ZOOM_MEETING, "bot_name": "outbox"})
     bot_id = bots.create(request, request.parsed_meeting_url(), ENVIRONMENT_KEY).id
-    assert bots.claim(bot_id)
+    assert Leases(database).claim(bot_id, holder="test", lease=timedelta(minutes=5))
     assert bots.change_status(bot_id, "in_call_not_recording")
 
     first_sender, second_sender = Outbox(database), Outbox(database)

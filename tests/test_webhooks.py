@@ -23,12 +23,15 @@ from unmixed.egress import EgressPolicy
 from unmixed.receiver import AudioReceiver
 from unmixed.settings import Settings
 from unmixed.store import ENVIRONMENT_KEY, ApiKeys, Bots, Database, open_database
+from unmixed.store.leases import Leases
 from unmixed.store.models import WebhookOutboxRow
 from unmixed.store.webhooks import WebhookEndpoints
 from unmixed.webhooks.delivery import MAX_IN_FLIGHT, WebhookDelivery
 from unmixed.wire.bots import Bot, BotCreate
 
 QUICK = {"everyone_left_timeout": 0.05, "noone_joined_timeout": 0.2}
+LEASE = timedelta(minutes=5)
+"""For bots this test claims as a bot process would; nothing here renews it."""
 METADATA = {"customer": "acme"}
 
 
@@ -104,8 +107,8 @@ async def test_a_bot_from_ready_to_done_announces_every_status_in_order(tmp_path
     print(f"delivery delays (s): {[round(delay, 3) for delay in delays(bot, receiver.delivered)]}")
 
 
-async def test_a_rotated_secret_signs_every_later_try(tmp_path: Path) -> None:
-    database = open_database(f"sqlite:///{tmp_path / 'rotate.db'}", migrate=True)
+async def test_a_rotated_secret_signs_every_later_try(store_url: str) -> None:
+    database = open_database(store_url)
     endpoints, bots = WebhookEndpoints(database), Bots(database)
     request = BotCreate.model_validate({"meeting_url": ZOOM_MEETING, "bot_name": "rotate"})
     bot_id = bots.create(request, request.parsed_meeting_url(), ENVIRONMENT_KEY).id
@@ -114,7 +117,7 @@ async def test_a_rotated_secret_signs_every_later_try(tmp_path: Path) -> None:
         assert old_secret is not None
         receiver.secret = old_secret
         async with WebhookDelivery(database, EgressPolicy(), timedelta(hours=24)):
-            assert bots.claim(bot_id)
+            assert Leases(database).claim(bot_id, holder="test", lease=LEASE)
             await receiver.until(lambda: len(receiver.delivered) == 1, timeout=5)
             new_secret = endpoints.rotate_secret(ENVIRONMENT_KEY)
             assert bots.change_status(bot_id, "in_call_not_recording")
@@ -127,19 +130,18 @@ async def test_a_rotated_secret_signs_every_later_try(tmp_path: Path) -> None:
     ]
 
 
-async def test_two_senders_on_one_database_send_each_event_once_in_order(tmp_path: Path) -> None:
+async def test_two_senders_on_one_database_send_each_event_once_in_order(store_url: str) -> None:
     """Two delivery loops, each with its own engine, as two API processes would have;
     more bots than one loop sends to at once, so both loops take rows."""
-    database_url = f"sqlite:///{tmp_path / 'shared.db'}"
-    database = open_database(database_url, migrate=True)
-    bots = Bots(database)
+    database = open_database(store_url)
+    bots, leases = Bots(database), Leases(database)
     walk = ["in_call_not_recording", "call_ended", "done"]
     async with WebhookReceiver() as receiver:
         secret = WebhookEndpoints(database).add(ENVIRONMENT_KEY, receiver.hook_url).new_secret
         assert secret is not None
         receiver.secret = secret
         senders = [
-            WebhookDelivery(open_database(database_url), EgressPolicy(), timedelta(hours=24))
+            WebhookDelivery(open_database(store_url), EgressPolicy(), timedelta(hours=24))
             for _ in range(2)
         ]
         async with senders[0], senders[1]:
@@ -149,7 +151,7 @@ async def test_two_senders_on_one_database_send_each_event_once_in_order(tmp_pat
                 for _ in range(MAX_IN_FLIGHT + 8)
             ]
             for bot_id in bot_ids:
-                assert bots.claim(bot_id)
+                assert leases.claim(bot_id, holder="test", lease=LEASE)
             for code in walk:
                 for bot_id in bot_ids:
                     assert bots.change_status(bot_id, code)

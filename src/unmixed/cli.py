@@ -62,6 +62,24 @@ def serve(
     uvicorn.run(create_app(Settings()), host=host, port=port, log_config=None, proxy_headers=False)
 
 
+@app.command()
+def worker(
+    slots: Annotated[int, typer.Option(min=1, help="Bots this machine runs at once.")],
+    name: Annotated[
+        str | None, typer.Option(help="The worker's name (default: unmixed@HOST:PID).")
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Interface for /healthz, /metrics.")] = (
+        "127.0.0.1"
+    ),
+    metrics_port: Annotated[int, typer.Option(help="Port for /healthz and /metrics.")] = 9187,
+) -> None:
+    """Run bots for the celery launcher (UNMIXED_REDIS_URL, UNMIXED_DATABASE_URL)."""
+    from unmixed.bots.launchers.celery import Worker
+
+    configure_logging(process="worker")
+    Worker(Settings(), slots=slots, name=name).run((metrics_host, metrics_port))
+
+
 def _stored_keys() -> "ApiKeys":
     from unmixed.store import ApiKeys, open_database
 

@@ -90,7 +90,7 @@ class RequestGuard:
                 "authentication_failed",
                 "send a valid API key: Authorization: Token <key>",
             )
-        retry_after = state.rate_limits.hit(route_class(scope), owner)
+        retry_after = await state.rate_limits.hit(route_class(scope), owner)
         if retry_after is not None:
             raise ApiProblem(
                 429,

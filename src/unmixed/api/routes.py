@@ -6,7 +6,7 @@ Recall's clients send both, and a redirected POST loses its body.
 """
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -18,8 +18,8 @@ from unmixed.api.errors import ApiProblem
 from unmixed.api.routing import slashed_routes
 from unmixed.api.state import ServiceState, service_state
 from unmixed.bots.capacity import RETRY_AFTER_SECONDS
-from unmixed.bots.dispatcher import NoFreeSlot, NotScheduled
 from unmixed.store import BotFilters, Owner
+from unmixed.store.leases import LeaveAsked
 from unmixed.store.repository import BotNotReady
 from unmixed.wire.bots import Bot, BotCreate, BotPage, BotUpdate, FieldError
 from unmixed.wire.common import METADATA_KEY_MAX_LENGTH, storable_text
@@ -29,7 +29,7 @@ from unmixed.wire.status import FINAL_CODES, StatusCode
 router = APIRouter(prefix="/api/v1")
 State = Annotated[ServiceState, Depends(service_state)]
 
-SCHEDULED_AHEAD_SECONDS = 600.0
+AD_HOC = timedelta(minutes=10)
 """A bot due to join sooner than this is ad hoc, as at Recall: it takes a bot slot now,
 so a near `join_at` is no way around the slot limit."""
 
@@ -51,17 +51,11 @@ route = slashed_routes(router)
 @route("POST", "/bot", status_code=201, response_model=Bot, errors=(400, 507))
 async def create_bot(request: BotCreate, owner: Caller, state: State) -> Bot:
     meeting = _checked_meeting(request, state)
-    delay = _delay(request)
-    immediate = delay < SCHEDULED_AHEAD_SECONDS
-    if immediate:
-        _reserve_slot(state)
-    try:
+    async with state.admission:
+        if _ad_hoc(request.join_at):
+            await _check_free_slot(state)
         bot = await asyncio.to_thread(state.bots.create, request, meeting, owner)
-    except BaseException:
-        if immediate:
-            state.dispatcher.unreserve()
-        raise
-    state.dispatcher.dispatch(bot.id, delay=max(0.0, delay), reserved=immediate)
+    state.scheduler.wake()
     return bot
 
 
@@ -76,28 +70,25 @@ def _checked_meeting(request: BotCreate, state: ServiceState) -> MeetingUrl:
     return meeting
 
 
-def _delay(request: BotCreate) -> float:
-    """Seconds until the bot is due to join (negative when that is past)."""
-    if request.join_at is None:
-        return 0.0
-    return (request.join_at - datetime.now(UTC)).total_seconds()
+def _ad_hoc(join_at: datetime | None) -> bool:
+    """Due to join sooner than `AD_HOC`: such a bot takes a slot when it is made."""
+    return join_at is None or join_at - datetime.now(UTC) < AD_HOC
 
 
-def _reserve_slot(state: ServiceState) -> None:
-    try:
-        state.dispatcher.reserve()
-    except NoFreeSlot as error:
-        raise _no_free_slot(state) from error
-
-
-def _no_free_slot(state: ServiceState) -> ApiProblem:
-    return ApiProblem(
-        507,
-        "no_free_bot_slot",
-        f"all {state.dispatcher.slots} bot slots of this server are busy; retry later, "
-        "or schedule the bot with join_at",
-        retry_after=RETRY_AFTER_SECONDS,
-    )
+async def _check_free_slot(state: ServiceState) -> None:
+    """507 with `Retry-After` when every bot slot is held (by running bots, queued
+    ones and ad hoc ones about to start), so that nothing is started for the bot."""
+    capacity = await state.launcher.capacity()
+    if capacity is None:
+        return
+    held = await asyncio.to_thread(state.leases.slots_held, AD_HOC)
+    if held >= capacity:
+        raise ApiProblem(
+            507,
+            "no_free_bot_slot",
+            f"all {capacity} bot slots are busy; retry later, or schedule the bot with join_at",
+            retry_after=RETRY_AFTER_SECONDS,
+        )
 
 
 @route("GET", "/bot", response_model=BotPage, errors=(400, 404))
@@ -197,22 +188,20 @@ async def update_bot(bot_id: str, changes: BotUpdate, owner: Caller, state: Stat
     """Recall's Update Scheduled Bot: only a bot not yet dispatched can change. A
     `join_at` moved within the ad hoc window takes a bot slot, as a new bot would."""
     _refuse_completed(await _owned_bot(state, bot_id, owner))
-    request = changes.applied_to(await asyncio.to_thread(state.bots.request, bot_id))
+    before = await asyncio.to_thread(state.bots.request, bot_id)
+    request = changes.applied_to(before)
     meeting = _checked_meeting(request, state)
-    delay = _delay(request)
-    try:
-        return await state.dispatcher.reschedule(
-            bot_id,
-            lambda: asyncio.to_thread(state.bots.update, bot_id, request, meeting),
-            delay=max(0.0, delay),
-            ad_hoc=delay < SCHEDULED_AHEAD_SECONDS,
-        )
-    except (NotScheduled, BotNotReady) as error:
-        raise ApiProblem(
-            400, "update_bot_failed", "Only non-dispatched bots can be updated"
-        ) from error
-    except NoFreeSlot as error:
-        raise _no_free_slot(state) from error
+    async with state.admission:
+        if _ad_hoc(request.join_at) and not _ad_hoc(before.join_at):
+            await _check_free_slot(state)
+        try:
+            bot = await asyncio.to_thread(state.bots.update, bot_id, request, meeting)
+        except BotNotReady as error:
+            raise ApiProblem(
+                400, "update_bot_failed", "Only non-dispatched bots can be updated"
+            ) from error
+    state.scheduler.wake()
+    return bot
 
 
 @route(
@@ -227,10 +216,8 @@ async def delete_bot(bot_id: str, owner: Caller, state: State) -> Response:
     one that has been is asked to leave with `leave_call`."""
     _refuse_completed(await _owned_bot(state, bot_id, owner))
     try:
-        await state.dispatcher.call_off(
-            bot_id, lambda: asyncio.to_thread(state.bots.delete, bot_id)
-        )
-    except (NotScheduled, BotNotReady) as error:
+        await asyncio.to_thread(state.bots.delete, bot_id)
+    except BotNotReady as error:
         raise ApiProblem(
             405,
             "bot_already_dispatched",
@@ -242,8 +229,11 @@ async def delete_bot(bot_id: str, owner: Caller, state: State) -> Response:
 
 @route("POST", "/bot/{bot_id}/leave_call", response_model=Bot, errors=(400, 404))
 async def leave_call(bot_id: str, owner: Caller, state: State) -> Bot:
+    """A bot not yet dispatched is called off here; any other is told through the
+    store (and Redis, where configured), wherever it runs."""
     _refuse_completed(await _owned_bot(state, bot_id, owner))
-    await state.dispatcher.request_leave(bot_id)
+    if await asyncio.to_thread(state.leases.request_leave, bot_id) is LeaveAsked.SENT:
+        await state.notices.announce(bot_id)
     return await _owned_bot(state, bot_id, owner)
 
 

@@ -1,30 +1,41 @@
-"""What the API's routes share: settings, the store, the dispatcher and the policies."""
+"""What the API's routes share: settings, the store, the launcher and the policies."""
 
+import asyncio
 from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from unmixed.api.rate_limits import RateLimits
-from unmixed.bots.dispatcher import LocalDispatcher
+from unmixed.bots.launchers import Launcher
+from unmixed.bots.scheduler import Scheduler
+from unmixed.commands import CommandNotices
 from unmixed.egress import EgressPolicy
 from unmixed.settings import Settings
 from unmixed.store import ApiKeys, Bots, Database
 from unmixed.store.idempotency import IdempotencyKeys
+from unmixed.store.leases import Leases
 
 
 @dataclass
 class ServiceState:
     settings: Settings
     database: Database
-    dispatcher: LocalDispatcher
+    launcher: Launcher
+    scheduler: Scheduler
+    notices: CommandNotices
     bots: Bots = field(init=False)
+    leases: Leases = field(init=False)
     keys: ApiKeys = field(init=False)
     idempotency: IdempotencyKeys = field(init=False)
     rate_limits: RateLimits = field(init=False)
     egress: EgressPolicy = field(init=False)
+    admission: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
+    """Held while a new bot's slot is checked and the bot stored, so that two requests
+    of this process never both take the last free slot."""
 
     def __post_init__(self) -> None:
         self.bots = Bots(self.database)
+        self.leases = Leases(self.database)
         self.keys = ApiKeys(self.database)
         self.idempotency = IdempotencyKeys(self.database)
         self.rate_limits = RateLimits(self.settings)

@@ -15,10 +15,12 @@ import sys
 from pathlib import Path
 
 from unmixed.bench.paced import PacedAdapter, PacedSpeaker
+from unmixed.bots.lease import LEASE
 from unmixed.bots.runner import BotRun
 from unmixed.egress import EgressPolicy
 from unmixed.logs import configure_logging
 from unmixed.store import Bots, open_database
+from unmixed.store.leases import Leases
 
 
 def write_speakers(path: Path, speakers: list[PacedSpeaker]) -> None:
@@ -39,8 +41,9 @@ def read_speakers(path: Path) -> list[PacedSpeaker]:
 
 async def attend(database_url: str, bot_id: str, speakers: list[PacedSpeaker]) -> None:
     """Claim the stored bot and attend the paced meeting from joining to done."""
-    bots = Bots(open_database(database_url))
-    if not bots.claim(bot_id):
+    database = open_database(database_url)
+    bots = Bots(database)
+    if not Leases(database).claim(bot_id, holder="bench", lease=LEASE):
         raise RuntimeError(f"bot {bot_id} was claimed already")
     adapter = PacedAdapter(speakers)
     run = BotRun(bots.record(bot_id), bots, adapter, EgressPolicy())

@@ -1,7 +1,7 @@
-"""How a bot process tells the dispatcher how it ended, beyond its status in the store.
+"""How a bot process tells its launcher how it ended, beyond its status in the store.
 
 Its own module, so that the bot process, which reports these, need not import
-the dispatcher (and what the dispatcher needs) to know them.
+a launcher (and what a launcher needs) to know them.
 """
 
 ALREADY_CLAIMED_EXIT_CODE = 3

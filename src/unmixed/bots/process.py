@@ -1,4 +1,4 @@
-"""A bot's process as the dispatcher holds it: forked by the warm bot process, so not
+"""A bot's process as the local launcher holds it: forked by the warm bot process, so not
 the API's child, and watched and signalled through a pidfd.
 
 A pid names whichever process holds it now; a pidfd names one process for good,

@@ -1,14 +1,15 @@
 """The bot process: attend one meeting from joining to done.
 
-Run as `python -m unmixed.bots.runner BOT_ID` by the dispatcher, one process per
-bot, so a crash here costs one bot and never the API. Every status change goes
-to the store the moment it happens.
+Run as `python -m unmixed.bots.runner BOT_ID` by a launcher (`unmixed.bots.launchers`),
+one process per bot, wherever it runs, so a crash here costs one bot and never the
+API. Every status change goes to the store the moment it happens.
 """
 
 import asyncio
 import functools
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -19,6 +20,7 @@ import structlog
 from unmixed.bots.automatic_leave import PresenceRules
 from unmixed.bots.events_feed import ParticipantEventsFeed
 from unmixed.bots.exits import ALREADY_CLAIMED_EXIT_CODE, BOT_ERRORED_MESSAGE
+from unmixed.bots.lease import LEASE, BotLease
 from unmixed.bots.mixed_feed import MixedAudioFeed
 from unmixed.bots.participants import ParticipantDirectory
 from unmixed.bots.platforms import adapter_for
@@ -47,6 +49,7 @@ from unmixed.platforms.base import (
 )
 from unmixed.settings import Settings
 from unmixed.store import BotRecord, Bots, open_database
+from unmixed.store.leases import Leases
 from unmixed.store.repository import RecordingRef
 from unmixed.store.webhooks import WebhookEndpoints
 from unmixed.wire.common import ObjectRef
@@ -145,8 +148,11 @@ class BotRun:
         """Set once the bot is `in_call_recording` and streams what it hears."""
 
     def request_leave(self) -> None:
-        """Leave the call now, or stop joining it (SIGTERM, or `leave_call`)."""
+        """Leave the call now, or stop joining it (`leave_call`, or SIGTERM)."""
         self._conclude(SubCode.BOT_RECEIVED_LEAVE_CALL)
+
+    def stream_reconnects(self) -> int:
+        return self._outbound.reconnects()
 
     async def run(self) -> None:
         """From `joining_call` (the bot was claimed already) to `done` or `fatal`."""
@@ -547,7 +553,8 @@ async def run_bot(bot_id: str, settings: Settings) -> int:
     bot = bots.record(bot_id)
     register_secret(bot.meeting.meeting_password)
     structlog.contextvars.bind_contextvars(bot=bot_id)
-    if not bots.claim(bot_id):
+    leases = Leases(database)
+    if not leases.claim(bot_id, holder=f"{socket.gethostname()}:{os.getpid()}", lease=LEASE):
         log.warning("another process already started this bot", status=bot.status)
         return ALREADY_CLAIMED_EXIT_CODE
     try:
@@ -565,9 +572,17 @@ async def run_bot(bot_id: str, settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, run.request_leave)
+    lease = BotLease(
+        leases,
+        bot_id,
+        on_leave=run.request_leave,
+        reconnects=run.stream_reconnects,
+        redis_url=settings.redis_url.get_secret_value() if settings.redis_url else None,
+    )
     exit_code = 0
     try:
-        await run.run()
+        async with lease:
+            await run.run()
     except Exception:
         log.exception("bot crashed")
         bots.change_status(bot_id, StatusCode.FATAL, SubCode.BOT_ERRORED, BOT_ERRORED_MESSAGE)

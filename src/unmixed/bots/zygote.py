@@ -3,7 +3,7 @@
 A bot started as `python -m unmixed.bots.runner BOT_ID` pays for a new
 interpreter and a second of imports (SQLAlchemy, the pydantic models, numpy,
 aiortc...); ten bots created together paid it ten times over, on two cores, and
-each kept a copy of every module of its own. So the dispatcher starts this
+each kept a copy of every module of its own. So the local launcher starts this
 process once, with the bots' environment, and it forks a bot for each request:
 the child starts with everything imported, shares those pages with its siblings
 until it writes to them, and from there on is the bot that `python -m
@@ -15,7 +15,7 @@ inherit: it runs no event loop and no thread (not even logging's: each bot
 configures its own), opens no database and no socket but its control channel,
 which each child closes first. It blocks SIGINT and SIGTERM, which a terminal
 or a service manager sends the API and its bots alike: the API asks its bots to
-leave, and this process ends when its channel closes, once the dispatcher is
+leave, and this process ends when its channel closes, once the local launcher is
 done with it or the API is gone. Blocked, not ignored: a child inherits the
 mask and unblocks them once it is a bot, so that a signal sent to it as it
 starts (the API asked it to leave meanwhile) waits for it instead of being
@@ -28,8 +28,8 @@ bots that need it, and bots on every other platform start as ever.
 
 The channel is a SOCK_SEQPACKET socket on stdin, one JSON object per packet:
 
-- dispatcher to zygote: `{"start": BOT_ID, "request": N}`;
-- zygote to dispatcher: `{"request": N, "pid": PID}` with a pidfd of the bot
+- launcher to zygote: `{"start": BOT_ID, "request": N}`;
+- zygote to launcher: `{"request": N, "pid": PID}` with a pidfd of the bot
   attached, or `{"request": N, "error": WHY}` if it could not fork; and
   `{"exited": PID, "code": CODE}` once it has reaped a bot, CODE as
   `asyncio.subprocess.Process.returncode` has it (negative: killed by that signal).
@@ -96,7 +96,7 @@ def main() -> None:
 def preload() -> None:
     """Import the runner, what it loads on first use and the adapters every bot here
     may share, then freeze what is loaded so that no child's garbage collector
-    writes to (and so copies) it. (Imported here, not above: the dispatcher imports
+    writes to (and so copies) it. (Imported here, not above: the launcher imports
     this module for its constants.)
 
     Only the runner, and the settings every bot reads too, must load: without

@@ -22,7 +22,7 @@ import contextlib
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 import websockets
@@ -52,14 +52,21 @@ class Outbound:
     secret: str | None = None
     on_failed: Callable[[str], None] | None = None
     """Told the id of an endpoint the bot gave up on."""
+    _endpoints: list["EndpointHealth"] = field(default_factory=list)
 
     def endpoint(self, endpoint: RealtimeEndpoint) -> "EndpointHealth":
-        return EndpointHealth(
+        health = EndpointHealth(
             endpoint.url,
             self.egress,
             self.secret,
             on_failed=_told(self.on_failed, endpoint.id) if self.on_failed else None,
         )
+        self._endpoints.append(health)
+        return health
+
+    def reconnects(self) -> int:
+        """Connections opened again after a receiver closed one or could not be reached."""
+        return sum(health.reconnects for health in self._endpoints)
 
 
 def _told(on_failed: Callable[[str], None], endpoint_id: str | None) -> Callable[[], None]:
@@ -81,6 +88,7 @@ class EndpointHealth:
         self.egress = egress
         self.secret = secret
         self.failed = False
+        self.reconnects = 0
         self._on_failed = on_failed
 
     def give_up(self, reason: str) -> None:
@@ -198,6 +206,7 @@ class ReceiverConnection(Outgoing):
                 async with await self._health.connect() as socket:
                     await self._pump(socket)
             except (*_CONNECT_ERRORS, websockets.ConnectionClosed) as error:
+                self._health.reconnects += 1
                 if self.sent > sent_before:
                     attempts = 0
                     log.warning(

@@ -58,6 +58,17 @@ class BotRow(Base):
     join_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(64), index=True)
+    dispatched_at: Mapped[datetime | None]
+    """When the scheduler handed the bot to a launcher: set once, by one scheduler."""
+    lease_until: Mapped[datetime | None] = mapped_column(index=True)
+    """Set when a process claims the bot, renewed while it runs, cleared when it ends:
+    a lease in the past means the process is gone (`Leases`)."""
+    holder: Mapped[str | None] = mapped_column(String(200))
+    """Which process holds the lease (host and pid), for operators."""
+    leave_requested_at: Mapped[datetime | None]
+    """`leave_call` (or a deletion) asked the bot to leave: it watches this column."""
+    stream_reconnects: Mapped[int] = mapped_column(Integer, default=0)
+    """Realtime connections the bot had to open again, as of its last lease renewal."""
 
     status_changes: Mapped[list["StatusChangeRow"]] = relationship(
         order_by="StatusChangeRow.id", cascade="all, delete-orphan"

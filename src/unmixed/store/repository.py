@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from unmixed.store.database import Database
@@ -27,7 +27,7 @@ from unmixed.wire.meeting_url import MeetingUrl, Platform
 from unmixed.wire.status import FINAL_CODES, StatusCode
 
 
-def _now() -> datetime:
+def now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -58,7 +58,7 @@ class ApiKeys:
     def create(self, label: str = "") -> str:
         key = f"umx_{secrets.token_urlsafe(32)}"
         with self._sessions.begin() as session:
-            session.add(ApiKey(key_hash=hash_key(key), label=label, created_at=_now()))
+            session.add(ApiKey(key_hash=hash_key(key), label=label, created_at=now()))
         return key
 
     def find(self, key: str) -> int | None:
@@ -82,7 +82,7 @@ class ApiKeys:
             if row is None:
                 return False
             if row.revoked_at is None:
-                row.revoked_at = _now()
+                row.revoked_at = now()
             return True
 
 
@@ -158,16 +158,16 @@ class Bots:
 
         Like every write of a bot, it is rendered before it commits (`_rendered`).
         """
-        now = _now()
+        moment = now()
         row = BotRow(
             id=_new_id(),
             api_key_id=owner.key_id,
             recording_config=_identified(request.recording_config),
-            created_at=now,
+            created_at=moment,
             status=StatusCode.READY,
         )
         _write_request(row, request, meeting)
-        row.status_changes.append(StatusChangeRow(code=StatusCode.READY, created_at=now))
+        row.status_changes.append(StatusChangeRow(code=StatusCode.READY, created_at=moment))
         with self._sessions.begin() as session:
             session.add(row)
             return _rendered(session, row)
@@ -236,14 +236,6 @@ class Bots:
             )
             return count or 0, [_to_wire(row) for row in rows]
 
-    def ready(self) -> list[tuple[str, datetime | None]]:
-        """Bots not yet dispatched, with their `join_at`."""
-        with self._sessions() as session:
-            rows = session.execute(
-                select(BotRow.id, BotRow.join_at).where(BotRow.status == StatusCode.READY)
-            )
-            return [(bot_id, join_at) for bot_id, join_at in rows]
-
     def record(self, bot_id: str) -> BotRecord:
         with self._sessions() as session:
             row = session.get_one(BotRow, bot_id)
@@ -262,21 +254,13 @@ class Bots:
                 else None,
             )
 
-    def claim(self, bot_id: str) -> bool:
-        """Move a `ready` bot to `joining_call`; False if some process already had."""
-        with self._sessions.begin() as session:
-            row = session.get_one(BotRow, bot_id, with_for_update=True)
-            if row.status != StatusCode.READY:
-                return False
-            return _append_status(row, StatusCode.JOINING_CALL, None, None, _now())
-
     def change_status(
         self, bot_id: str, code: str, sub_code: str | None = None, message: str | None = None
     ) -> bool:
         """Append a status change; False when the bot had already finished."""
         with self._sessions.begin() as session:
-            row = session.get_one(BotRow, bot_id, with_for_update=True)
-            return _append_status(row, code, sub_code, message, _now())
+            row = _locked_row(session, bot_id, BotRow.status.not_in(FINAL_CODES))
+            return row is not None and append_status(row, code, sub_code, message, now())
 
     def endpoint_failed(self, bot_id: str, endpoint_id: str) -> None:
         """Show on the bot that it gave up on one of its realtime endpoints."""
@@ -291,33 +275,56 @@ class Bots:
     def start_recording(self, bot_id: str) -> RecordingRef | None:
         """Enter `in_call_recording` and open the recording its audio belongs to,
         in one transaction; None if the bot had already finished."""
-        now = _now()
+        moment = now()
         with self._sessions.begin() as session:
-            row = session.get_one(BotRow, bot_id, with_for_update=True)
-            if not _append_status(row, StatusCode.IN_CALL_RECORDING, None, None, now):
+            row = _locked_row(session, bot_id, BotRow.status.not_in(FINAL_CODES))
+            if row is None or not append_status(
+                row, StatusCode.IN_CALL_RECORDING, None, None, moment
+            ):
                 return None
             recording = RecordingRow(
                 id=_new_id(),
-                created_at=now,
-                started_at=now,
+                created_at=moment,
+                started_at=moment,
                 status_code="processing",
-                status_updated_at=now,
+                status_updated_at=moment,
             )
             row.recordings.append(recording)
-            return RecordingRef(id=recording.id, started_at=now)
+            return RecordingRef(id=recording.id, started_at=moment)
 
 
 class BotNotReady(Exception):
-    """The bot has left `ready`: some process (this API's or another's) started it."""
+    """The bot has been dispatched: some scheduler (this API's or another's) took it."""
 
 
 def _ready_row(session: Session, bot_id: str) -> BotRow:
-    """The bot's row, locked, if it is still `ready`; checked in the writing transaction,
-    since another API process may have dispatched it whatever this one's timers say."""
-    row = session.get_one(BotRow, bot_id, with_for_update=True)
-    if row.status != StatusCode.READY:
+    """The bot's row if it is still `ready` and not dispatched, locked for the rest of
+    the transaction, so that no scheduler dispatches it while it is changed or deleted."""
+    row = _locked_row(
+        session, bot_id, BotRow.status == StatusCode.READY, BotRow.dispatched_at.is_(None)
+    )
+    if row is None:
         raise BotNotReady(bot_id)
     return row
+
+
+def _locked_row(session: Session, bot_id: str, *conditions: ColumnElement[bool]) -> BotRow | None:
+    """The bot's row if `conditions` hold, locked for the rest of the transaction.
+
+    The check is a conditional `UPDATE` that changes nothing, as the transaction's
+    first statement: it takes the row lock (PostgreSQL) or the write lock (SQLite)
+    at once and checks under it, where a `SELECT ... FOR UPDATE` would check a
+    snapshot on SQLite that another process may have changed since.
+    """
+    result = session.execute(
+        update(BotRow)
+        .where(BotRow.id == bot_id, *conditions)
+        .values(status=BotRow.status)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return None
+    return session.get_one(BotRow, bot_id, populate_existing=True)
 
 
 def _identified(config: RecordingConfig) -> dict[str, Any]:
@@ -359,26 +366,29 @@ def _rendered(session: Session, row: BotRow) -> Bot:
     return bot
 
 
-def _append_status(
-    row: BotRow, code: str, sub_code: str | None, message: str | None, now: datetime
+def append_status(
+    row: BotRow, code: str, sub_code: str | None, message: str | None, moment: datetime
 ) -> bool:
-    """Leaving the call or failing also closes the bot's open recording, so a
-    recording never outlives the bot that made it."""
+    """Append a status change (False if the bot had finished). Leaving the call or
+    failing also closes the bot's open recording, so a recording never outlives the
+    bot that made it; finishing gives up the bot's lease."""
     if row.status in FINAL_CODES:
         return False
     row.status = code
+    if code in FINAL_CODES:
+        row.lease_until = None
     row.status_changes.append(
-        StatusChangeRow(code=code, sub_code=sub_code, message=message, created_at=now)
+        StatusChangeRow(code=code, sub_code=sub_code, message=message, created_at=moment)
     )
-    enqueue_status_event(row, code, sub_code, now)
+    enqueue_status_event(row, code, sub_code, moment)
     if code in (StatusCode.RECORDING_DONE, StatusCode.CALL_ENDED, *FINAL_CODES):
         recording_code = "failed" if code == StatusCode.FATAL else "done"
         for recording in row.recordings:
             if recording.completed_at is None:
-                recording.completed_at = now
+                recording.completed_at = moment
                 recording.status_code = recording_code
                 recording.status_sub_code = sub_code
-                recording.status_updated_at = now
+                recording.status_updated_at = moment
     return True
 
 

@@ -1,6 +1,6 @@
-"""Starting bot processes: the dispatcher's end of the warm bot process (`zygote`).
+"""Forking bot processes: the local launcher's end of the warm bot process (`zygote`).
 
-`BotLauncher` starts the warm process when it is made (so the first bot finds
+`BotForker` starts the warm process when it is made (so the first bot finds
 it ready) and again whenever it is gone, and asks it to fork each bot. What
 goes over the channel between them is described in `unmixed.bots.zygote`.
 """
@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from unmixed.bots.launchers.base import LaunchFailed
 from unmixed.bots.process import BotProcess
 from unmixed.bots.zygote import PACKET_BYTES, TITLE_ROOM
 
@@ -31,16 +32,12 @@ start (a second or two) included; one that takes longer is taken to hang."""
 log = structlog.get_logger(__name__)
 
 
-class LaunchFailed(Exception):
-    """The warm bot process could not fork the bot, or did not answer."""
-
-
 class WarmProcessGone(LaunchFailed):
     """The warm bot process ended before it answered: a new one can fork the bot."""
 
 
 class _Zygote:
-    """One warm bot process and the dispatcher's end of its channel."""
+    """One warm bot process and the local launcher's end of its channel."""
 
     def __init__(self, process: asyncio.subprocess.Process, channel: socket.socket) -> None:
         self._process = process
@@ -158,7 +155,7 @@ class _Zygote:
         await self._process.wait()
 
 
-class BotLauncher:
+class BotForker:
     """Forks bot processes from a warm one, which it starts (again) when needed."""
 
     def __init__(

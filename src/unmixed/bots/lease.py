@@ -1,0 +1,118 @@
+"""A running bot's ties to the store: the lease that says it is alive, and the
+commands it is sent.
+
+The bot renews its lease every few seconds; a lease that runs out means the
+bot's process (or its machine) is gone, and whoever notices first ends the bot
+in `fatal`/`bot_process_lost` (`unmixed.bots.scheduler`). Commands are rows in
+the store, polled every second; where Redis is configured a notice on the
+bot's channel wakes it at once (`unmixed.commands`). No signal, no PID: the
+bot may run on any machine.
+"""
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+
+import structlog
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from unmixed.commands import command_notices
+from unmixed.service import Service
+from unmixed.store.leases import Leases
+
+LEASE = timedelta(seconds=15)
+"""How long a bot stays alive in the store without renewing: three renewals can be
+missed (a slow database, a pause) before it is taken for lost."""
+RENEW_SECONDS = 5.0
+POLL_SECONDS = 1.0
+"""How often the store is asked for commands: a `leave_call` reaches a bot within
+about this long without Redis."""
+
+log = structlog.get_logger(__name__)
+
+
+class BotLease(Service):
+    """Keeps a claimed bot's lease and tells it when it is asked to leave."""
+
+    def __init__(
+        self,
+        leases: Leases,
+        bot_id: str,
+        *,
+        on_leave: Callable[[], None],
+        reconnects: Callable[[], int],
+        redis_url: str | None = None,
+    ) -> None:
+        """`on_leave` is called (once) when a leave is asked for, or when the lease
+        has been taken from the bot: the store already holds its end then."""
+        self._leases = leases
+        self._bot_id = bot_id
+        self._on_leave = on_leave
+        self._reconnects = reconnects
+        self._redis_url = redis_url
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._keep(), name="lease")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _keep(self) -> None:
+        loop = asyncio.get_running_loop()
+        async with command_notices(self._redis_url, self._bot_id) as notices:
+            renew_at = loop.time() + RENEW_SECONDS
+            while True:
+                if loop.time() >= renew_at:
+                    renew_at = loop.time() + RENEW_SECONDS
+                    if await self._renewed_and_asked_to_leave():
+                        return
+                elif await self._asked_to_leave():
+                    return
+                notices = await _notice_or_timeout(
+                    notices, min(POLL_SECONDS, renew_at - loop.time())
+                )
+
+    async def _renewed_and_asked_to_leave(self) -> bool:
+        try:
+            renewal = await asyncio.to_thread(
+                self._leases.renew, self._bot_id, LEASE, self._reconnects()
+            )
+        except SQLAlchemyError as error:
+            log.warning("could not renew the bot's lease; retrying", error=str(error))
+            return False
+        if not renewal.held:
+            log.error("the bot's lease was taken: it was taken for lost; leaving")
+        if renewal.leave_requested or not renewal.held:
+            self._on_leave()
+            return True
+        return False
+
+    async def _asked_to_leave(self) -> bool:
+        try:
+            asked = await asyncio.to_thread(self._leases.leave_requested, self._bot_id)
+        except SQLAlchemyError as error:
+            log.warning("could not read the bot's commands; retrying", error=str(error))
+            return False
+        if asked:
+            log.info("asked to leave through the store")
+            self._on_leave()
+        return asked
+
+
+async def _notice_or_timeout(notices: PubSub | None, seconds: float) -> PubSub | None:
+    """Wait `seconds`, or less if a notice arrives on the bot's channel; the channel
+    to wait on next time (None once it has failed: polling goes on without it)."""
+    seconds = max(0.0, seconds)
+    if notices is not None:
+        try:
+            await notices.get_message(timeout=seconds)
+            return notices
+        except RedisError as error:
+            log.warning("lost the command channel; polling the store only", error=str(error))
+    await asyncio.sleep(seconds)
+    return None

@@ -1,0 +1,186 @@
+"""Who runs which bot, and what it has been asked to do: the store's side of
+running bots on many machines.
+
+Every change here that more than one process may try at once is one
+conditional `UPDATE` whose row count says who won, so it is atomic on SQLite
+(one writer at a time) and on PostgreSQL (the row lock, and the condition
+checked again after it) alike: a bot is dispatched once, claimed once,
+declared lost once.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from unmixed.store.database import Database
+from unmixed.store.models import BotRow
+from unmixed.store.repository import append_status, now
+from unmixed.wire.status import FINAL_CODES, StatusCode, SubCode
+
+PROCESS_LOST_MESSAGE = "the bot's process ended, or stopped renewing its lease, before it finished"
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """What a running bot learns when it renews its lease."""
+
+    held: bool
+    """False once the lease was taken from it (declared lost) or the bot has finished."""
+    leave_requested: bool
+
+
+class LeaveAsked(Enum):
+    CALLED_OFF = "called_off"
+    """The bot had not been dispatched: it ended here, and will never start."""
+    SENT = "sent"
+    """The bot was dispatched: it leaves as soon as it sees the request."""
+
+
+class Leases:
+    """Dispatching, claiming, leases and commands of bots."""
+
+    def __init__(self, database: Database) -> None:
+        self._sessions = database.sessions
+
+    def due(self, lead: timedelta) -> list[tuple[str, str]]:
+        """Bots to dispatch now, oldest first: `ready`, not dispatched, and with no
+        `join_at` or one at most `lead` away. With their platform."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(BotRow.id, BotRow.platform)
+                .where(
+                    BotRow.status == StatusCode.READY,
+                    BotRow.dispatched_at.is_(None),
+                    or_(BotRow.join_at.is_(None), BotRow.join_at <= now() + lead),
+                )
+                .order_by(BotRow.created_at)
+            )
+            return [(bot_id, platform) for bot_id, platform in rows]
+
+    def next_join_at(self) -> datetime | None:
+        """The earliest `join_at` of a bot still to be dispatched."""
+        with self._sessions() as session:
+            return session.scalar(
+                select(func.min(BotRow.join_at)).where(
+                    BotRow.status == StatusCode.READY, BotRow.dispatched_at.is_(None)
+                )
+            )
+
+    def mark_dispatched(self, bot_id: str) -> bool:
+        """Take the bot for launching; False if another scheduler (or a deletion) took it."""
+        with self._sessions.begin() as session:
+            return _won(session, bot_id, _undispatched(), dispatched_at=now())
+
+    def claim(self, bot_id: str, holder: str, lease: timedelta) -> bool:
+        """Move a `ready` bot to `joining_call` under a lease held by `holder`; False
+        if some process already had (a redelivered task, a second launch)."""
+        moment = now()
+        with self._sessions.begin() as session:
+            taken = _won(
+                session,
+                bot_id,
+                BotRow.status == StatusCode.READY,
+                BotRow.lease_until.is_(None),
+                lease_until=moment + lease,
+                holder=holder[:200],
+            )
+            if taken:
+                append_status(_row(session, bot_id), StatusCode.JOINING_CALL, None, None, moment)
+            return taken
+
+    def renew(self, bot_id: str, lease: timedelta, stream_reconnects: int) -> Renewal:
+        with self._sessions.begin() as session:
+            held = _won(
+                session,
+                bot_id,
+                BotRow.lease_until.is_not(None),
+                lease_until=now() + lease,
+                stream_reconnects=stream_reconnects,
+            )
+            asked = session.scalar(select(BotRow.leave_requested_at).where(BotRow.id == bot_id))
+            return Renewal(held=held, leave_requested=asked is not None)
+
+    def leave_requested(self, bot_id: str) -> bool:
+        with self._sessions() as session:
+            asked = session.scalar(select(BotRow.leave_requested_at).where(BotRow.id == bot_id))
+            return asked is not None
+
+    def request_leave(self, bot_id: str) -> LeaveAsked:
+        """Ask the bot to leave. One not yet dispatched is called off on the spot
+        (`call_ended`/`bot_received_leave_call`, then `done`), so no scheduler starts it."""
+        moment = now()
+        with self._sessions.begin() as session:
+            if _won(session, bot_id, _undispatched(), dispatched_at=moment):
+                row = _row(session, bot_id)
+                append_status(
+                    row, StatusCode.CALL_ENDED, SubCode.BOT_RECEIVED_LEAVE_CALL, None, moment
+                )
+                append_status(row, StatusCode.DONE, None, None, moment)
+                return LeaveAsked.CALLED_OFF
+            _won(session, bot_id, BotRow.leave_requested_at.is_(None), leave_requested_at=moment)
+            return LeaveAsked.SENT
+
+    def expired(self) -> list[str]:
+        """Bots whose lease ran out: their process is gone, or cannot reach the store."""
+        with self._sessions() as session:
+            return list(session.scalars(select(BotRow.id).where(BotRow.lease_until < now())))
+
+    def declare_lost(self, bot_id: str, *, only_if_expired: bool = True) -> bool:
+        """End a bot whose process is gone in `fatal`/`bot_process_lost`, taking its
+        lease, so that this happens once, whoever notices first. The one who saw the
+        process end passes `only_if_expired=False`: its lease may still run, or the
+        process may have ended before it claimed the bot."""
+        moment = now()
+        condition = (
+            BotRow.lease_until < moment if only_if_expired else BotRow.status.not_in(FINAL_CODES)
+        )
+        with self._sessions.begin() as session:
+            if not _won(session, bot_id, condition, lease_until=None):
+                return False
+            return append_status(
+                _row(session, bot_id),
+                StatusCode.FATAL,
+                SubCode.BOT_PROCESS_LOST,
+                PROCESS_LOST_MESSAGE,
+                moment,
+            )
+
+    def slots_held(self, ad_hoc_within: timedelta) -> int:
+        """Bots that hold a bot slot: every unfinished bot dispatched or due within
+        `ad_hoc_within` (a bot scheduled further ahead takes its slot when it starts)."""
+        with self._sessions() as session:
+            count = session.scalar(
+                select(func.count())
+                .select_from(BotRow)
+                .where(
+                    BotRow.status.not_in(FINAL_CODES),
+                    or_(
+                        BotRow.dispatched_at.is_not(None),
+                        BotRow.join_at.is_(None),
+                        BotRow.join_at < now() + ad_hoc_within,
+                    ),
+                )
+            )
+            return count or 0
+
+
+def _undispatched() -> ColumnElement[bool]:
+    return (BotRow.status == StatusCode.READY) & BotRow.dispatched_at.is_(None)
+
+
+def _won(session: Session, bot_id: str, *conditions: ColumnElement[bool], **values: object) -> bool:
+    """Set `values` on the bot if `conditions` hold: True if this call changed it."""
+    result = session.execute(
+        update(BotRow)
+        .where(BotRow.id == bot_id, *conditions)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _row(session: Session, bot_id: str) -> BotRow:
+    return session.get_one(BotRow, bot_id, populate_existing=True)
