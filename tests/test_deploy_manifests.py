@@ -1,9 +1,10 @@
-"""What deploy/ ships is what Kubernetes 1.37 and Compose take, and says what unmixed
-understands: every Kubernetes document passes the 1.37 strict schema (no unknown
-field, no wrong type), every Pod meets the restricted Pod Security Standard its
-namespace enforces, every `UNMIXED_*` name is a setting, every command and flag
-exists, and the Compose file names its services as documented. Nothing here
-pulls, builds or starts a container."""
+"""What deploy/ ships says what Kubernetes 1.37 and unmixed understand: every
+Kubernetes document passes the 1.37 strict schema (no unknown field, no wrong
+type), every Pod meets the restricted Pod Security Standard its namespace
+enforces, every `UNMIXED_*` name is a setting, every command and flag exists, the
+probed path is served, and the Compose file parses and runs the services it
+should, as it should. Nothing here pulls, builds or starts a container (no
+registry is reachable where the tests run), so Compose's own checks never run."""
 
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import typer
 import yaml
 from typer.core import TyperGroup
 
+from unmixed.api import create_app
 from unmixed.cli import app
 from unmixed.settings import Settings
 
@@ -78,7 +80,7 @@ def test_every_document_is_valid_for_kubernetes_1_37(label: str, document: dict[
 
 @pytest.mark.parametrize(("label", "document"), DOCUMENTS, ids=[label for label, _ in DOCUMENTS])
 def test_everything_lives_in_the_namespace(label: str, document: dict[str, Any]) -> None:
-    expected = {"Namespace": None}.get(document["kind"], "unmixed")
+    expected = None if document["kind"] == "Namespace" else "unmixed"
     assert document["metadata"].get("namespace") == expected
     assert document["metadata"]["labels"]["app.kubernetes.io/name"] == "unmixed"
 
@@ -157,11 +159,23 @@ def test_the_api_is_probed_and_served() -> None:
     assert service["spec"]["ports"][0]["targetPort"] == container["ports"][0]["name"]
 
 
+def test_the_api_serves_the_path_it_is_probed_on(tmp_path: Path) -> None:
+    assert create_app(Settings(data_dir=tmp_path)).url_path_for("healthz") == "/healthz"
+
+
 def test_workers_take_bots_with_the_bots_settings_and_no_cluster_token() -> None:
     worker = find("Deployment", "unmixed-worker")
     pod = worker["spec"]["template"]["spec"]
     [container] = pod["containers"]
-    assert container["command"] == ["unmixed", "worker", "--slots", "10"]
+    # The kubelet probes the Pod's address: the worker's default, 127.0.0.1, is not it.
+    assert container["command"] == [
+        "unmixed",
+        "worker",
+        "--slots",
+        "10",
+        "--metrics-host",
+        "0.0.0.0",
+    ]
     assert container["envFrom"] == [{"secretRef": {"name": "unmixed-bot"}}]
     assert pod["automountServiceAccountToken"] is False
     assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}

@@ -46,18 +46,20 @@ NATIVE_RESOURCES = {
 """A native bot (testbed, Zoom) was measured at 100 MiB RSS and 4-6 % of a core with
 three speakers (README, "Measured"), forked from a warm process; alone in a Pod it
 shares nothing, and the Zoom SDK's own memory was never measured: hence about
-2.5 times that as the request and 5 times as the limit. The CPU request covers
-a dozen speakers; the limit leaves a core for the start (imports, the SDK)."""
+2.5 times that as the request and 5 times as the limit. The CPU request is about
+six speakers' worth (1.2-1.7 % of a core each); the limit leaves a core for the
+start (imports, the SDK's sign-in)."""
 
 BROWSER_RESOURCES = {
     "requests": {"cpu": "250m", "memory": "1Gi"},
     "limits": {"cpu": "2", "memory": "2Gi"},
 }
 """A browser bot (Teams, Meet, the testbed's web page) was measured at about 550 MiB
-PSS (Chromium, Playwright's driver and the bot; a Pod's memory counts shared pages
-once, as PSS does) and 18-21 % of a core with three speakers, on the testbed's
-page, which decodes no video: a real meeting site costs more. Hence about twice
-that as the request, and a limit that lets Chromium's start use two cores."""
+PSS (Chromium, Playwright's driver and the bot; a Pod's memory counts each page
+once, as PSS summed over its processes does) and 18-21 % of a core with three
+speakers, on the testbed's page, which decodes no video: a real meeting site
+costs more. Hence about twice that as the request, and a limit that lets
+Chromium's start use two cores."""
 
 
 def job_name(bot_id: str) -> str:
