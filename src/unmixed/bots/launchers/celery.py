@@ -144,6 +144,7 @@ class Worker:
             without_mingle=True,
             without_gossip=True,
             loglevel="WARNING",
+            quiet=True,
         )
         worker.start()
         self._stopping.set()
