@@ -55,6 +55,7 @@ async def api(data_dir: Path, api_key: str) -> AsyncIterator[ApiServer]:
         database_url=None,
         api_key=SecretStr(api_key),
         testbed_enabled=True,
+        schedule_lead_seconds=0,  # tests of join_at see bots start at it, not before
         **UNLIMITED_RATES,
     )
     async with ApiServer(settings) as server:

@@ -7,7 +7,7 @@ import signal
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -281,6 +281,14 @@ def bench(
             "process fed each participant's Opus at real rate, with no meeting and no WebRTC.",
         ),
     ] = False,
+    launcher: Annotated[
+        Literal["local", "celery"],
+        typer.Option(
+            help="With --bots: run them as the API's own processes (local), or on an "
+            "`unmixed worker` with as many slots over a private Redis (celery); half are "
+            "then asked to leave and the worker is killed, to time how soon the rest are lost.",
+        ),
+    ] = "local",
 ) -> None:
     """Measure latency, the bot's CPU and memory, and unmute-to-first-message time,
     for the native testbed adapter and for the browser bot, or (--bots) for many
@@ -293,7 +301,7 @@ def bench(
         raise typer.BadParameter("measure either many bots or the pipeline", param_hint="--bots")
     configure_logging(process="bench")
     if bots:
-        asyncio.run(run_fleet_bench(bots, participants or 3, seconds, Console()))
+        asyncio.run(run_fleet_bench(bots, participants or 3, seconds, Console(), launcher=launcher))
     elif pipeline:
         asyncio.run(run_pipeline_bench(participants or 3, seconds, Console()))
     else:

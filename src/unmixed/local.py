@@ -1,27 +1,38 @@
 """Everything unmixed needs, on this machine: a testbed SFU, the API, a receiver.
 
 The demo and the benchmark both start this stack and send a bot through the
-real HTTP API, exactly as a user would.
+real HTTP API, exactly as a user would. The bench's fleet can also run its bots
+the way a fleet of machines would: on a Celery worker, over a private Redis.
 """
 
+import asyncio
+import os
 import secrets
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr
+from redis.asyncio import Redis
 
 from unmixed.api.server import ApiServer
 from unmixed.client import AsyncUnmixedClient
+from unmixed.net import free_port
 from unmixed.receiver import AudioReceiver
 from unmixed.settings import Settings
+from unmixed.testbed.redis import RedisServer
 from unmixed.testbed.server import JanusServer
 from unmixed.wire.bots import Bot
 from unmixed.wire.realtime import AUDIO_SEPARATE_RAW_DATA
 from unmixed.wire.status import StatusCode
 
 BOT_READY_TIMEOUT = 30.0
+WORKER_READY_TIMEOUT = 60.0
 
 
 @dataclass
@@ -30,6 +41,14 @@ class LocalStack:
     receiver: AudioReceiver
     api: ApiServer
     client: AsyncUnmixedClient
+    worker: subprocess.Popen[bytes] | None = None
+    """The Celery worker running the bots, when the stack has one."""
+
+    def kill_worker(self) -> None:
+        """SIGKILL the worker and its bots at once, as when their machine dies."""
+        assert self.worker is not None
+        os.killpg(self.worker.pid, signal.SIGKILL)
+        self.worker.wait()
 
     async def send_bot(self, meeting_url: str, bot_name: str = "unmixed") -> Bot:
         """Create a bot with Recall's request shape and wait until it is recording."""
@@ -66,13 +85,19 @@ POLLS_PER_BOT_PER_MINUTE = 300
 
 @asynccontextmanager
 async def local_stack(
-    work_dir: Path, out_dir: Path | None = None, *, bots: int = 1
+    work_dir: Path,
+    out_dir: Path | None = None,
+    *,
+    bots: int = 1,
+    launcher: Literal["local", "celery"] = "local",
 ) -> AsyncIterator[LocalStack]:
     """Janus, an API with a throwaway SQLite database in `work_dir`, and a receiver.
 
     `bots` above 1 sizes the API for that many bots at once from this one client
     (the bench's fleet): that many slots, whatever the machine's default, and a
-    per-key rate that lets it poll each of them as it would poll one."""
+    per-key rate that lets it poll each of them as it would poll one. With the
+    `celery` launcher, the bots run on an `unmixed worker` with that many slots,
+    over a private Redis."""
     api_key = secrets.token_urlsafe(16)
     settings = Settings(
         data_dir=work_dir, database_url=None, api_key=SecretStr(api_key), testbed_enabled=True
@@ -84,10 +109,69 @@ async def local_stack(
                 "rate_limit_other": f"{POLLS_PER_BOT_PER_MINUTE * bots}/minute",
             }
         )
-    async with (
-        JanusServer() as janus,
-        AudioReceiver(out_dir=out_dir) as receiver,
-        ApiServer(settings) as api,
-        AsyncUnmixedClient(api.url, api_key) as client,
-    ):
-        yield LocalStack(janus, receiver, api, client)
+    async with AsyncExitStack() as stack:
+        janus = await stack.enter_async_context(JanusServer())
+        worker = None
+        if launcher == "celery":
+            redis = await stack.enter_async_context(RedisServer())
+            settings = settings.model_copy(
+                update={"launcher": "celery", "redis_url": SecretStr(redis.url)}
+            )
+            worker = _start_worker(settings, bots, work_dir)
+            stack.callback(_stop_worker, worker)
+            await _worker_announced(redis.url)
+        receiver = await stack.enter_async_context(AudioReceiver(out_dir=out_dir))
+        api = await stack.enter_async_context(ApiServer(settings))
+        client = await stack.enter_async_context(AsyncUnmixedClient(api.url, api_key))
+        yield LocalStack(janus, receiver, api, client, worker)
+
+
+def _start_worker(settings: Settings, slots: int, work_dir: Path) -> subprocess.Popen[bytes]:
+    """`unmixed worker` in a session of its own (its bots with it), logging to `work_dir`."""
+    assert settings.redis_url is not None
+    environment = {
+        **os.environ,
+        **settings.bot_environment(),
+        "UNMIXED_REDIS_URL": settings.redis_url.get_secret_value(),
+    }
+    with (work_dir / "worker.log").open("ab") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "unmixed.cli",
+                "worker",
+                "--slots",
+                str(slots),
+                "--name",
+                "bench",
+                "--metrics-port",
+                str(free_port()),
+            ],
+            env=environment,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+
+
+async def _worker_announced(redis_url: str) -> None:
+    """Until the worker has announced its slots (it then takes bots from the queue).
+    Redis has nothing to wait on for a key to appear: it is asked every 100 ms."""
+    from unmixed.bots.launchers.celery import WORKER_KEY_PREFIX  # Celery is an extra
+
+    redis = Redis.from_url(redis_url)
+    try:
+        async with asyncio.timeout(WORKER_READY_TIMEOUT):
+            while True:
+                if await redis.exists(WORKER_KEY_PREFIX + "bench"):
+                    return
+                await asyncio.sleep(0.1)
+    finally:
+        await redis.aclose()

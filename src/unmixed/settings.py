@@ -107,4 +107,5 @@ class Settings(BaseSettings):
             "UNMIXED_ZOOM_CLIENT_SECRET": (
                 self.zoom_client_secret.get_secret_value() if self.zoom_client_secret else ""
             ),
+            **({"UNMIXED_REDIS_URL": self.redis_url.get_secret_value()} if self.redis_url else {}),
         }

@@ -3,7 +3,8 @@
 Each participant beeps once a second (a different pitch each, onsets staggered)
 and mutes once. The default run sends one native bot to a meeting of N speakers,
 then one browser bot to the same meeting's web page, and prints them side by
-side; `--bots N` sends N native bots to one meeting at once instead, and
+side; `--bots N` sends N native bots to one meeting at once instead (run by the
+API's processes, or with `--launcher celery` by a Celery worker), and
 `--pipeline` feeds one bot process the speakers' Opus with no meeting at all, for
 what media and delivery alone cost. Either way the floor (`floor.py`) is
 measured first, in the same run, and the bot's cost per stream is printed as a
@@ -13,7 +14,12 @@ Each run's modules are imported when it starts, not here: the pipeline's bot
 process imports its adapter from this package, and must load no more than a bot.
 """
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from unmixed.bench.fleet import Launcher
 
 
 async def run_bench(
@@ -34,12 +40,16 @@ async def run_bench(
     console.print(single_report(seconds, runs))
 
 
-async def run_fleet_bench(bots: int, speakers: int, seconds: float, console: Console) -> None:
-    """`bots` native bots created at once in one meeting of `speakers` speakers."""
+async def run_fleet_bench(
+    bots: int, speakers: int, seconds: float, console: Console, launcher: "Launcher" = "local"
+) -> None:
+    """`bots` native bots created at once in one meeting of `speakers` speakers, run by
+    the API's own processes or (`celery`) by a worker with as many slots."""
     from unmixed.bench.fleet import measure_fleet
     from unmixed.bench.report import fleet_report
 
-    console.print(fleet_report(seconds, await measure_fleet(bots, speakers, seconds)))
+    figures = await measure_fleet(bots, speakers, seconds, launcher)
+    console.print(fleet_report(seconds, figures))
 
 
 async def run_pipeline_bench(participants: int, seconds: float, console: Console) -> None:

@@ -12,6 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from unmixed.bench.floor import Floor, measure_floor
 from unmixed.bench.latency import first_message_delays, onset_latencies
@@ -37,6 +38,8 @@ from unmixed.testbed.participant import ParticipantLog
 from unmixed.testbed.scenario import Scenario
 from unmixed.wire.bots import Bot
 from unmixed.wire.status import StatusCode
+
+Launcher = Literal["local", "celery"]
 
 READY_TIMEOUT = 300.0
 """Seconds for every bot to be recording: bots started together share two cores."""
@@ -74,10 +77,23 @@ class FleetFigures:
     latencies: list[float]
     unmute_delays: list[float]
     publish_delays: list[float]
+    ending: "Ending"
 
     @property
     def recording(self) -> list[Startup]:
         return [startup for startup in self.startups if startup.seconds is not None]
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How the fleet's bots were ended, once their speakers had spoken."""
+
+    launcher: str
+    leave_seconds: list[float]
+    """From each `leave_call` request to the bot's `call_ended`, on the bot's clock."""
+    lost_seconds: list[float]
+    """With a worker: from killing it (and its bots) to each bot's `fatal`/`bot_process_lost`,
+    on the clock of whoever noticed."""
 
 
 @dataclass
@@ -93,22 +109,25 @@ class _Run:
     beeps: dict[str, BeepLog]
     receiver: AudioReceiver
     ended: float
+    ending: Ending
 
 
-async def measure_fleet(bots: int, speakers: int, seconds: float) -> FleetFigures:
+async def measure_fleet(
+    bots: int, speakers: int, seconds: float, launcher: Launcher = "local"
+) -> FleetFigures:
     """`bots` bots in one meeting of `speakers` beeping speakers; the floor first."""
     scenario = bench_scenario(speakers, seconds)
     floor = measure_floor(
         [speaker_loop(spec, speakers)[0] for spec in scenario.participants], seconds
     )
-    return _figures(speakers, floor, await _run(bots, scenario, seconds))
+    return _figures(speakers, floor, await _run(bots, scenario, seconds, launcher))
 
 
-async def _run(bots: int, scenario: Scenario, seconds: float) -> _Run:
+async def _run(bots: int, scenario: Scenario, seconds: float, launcher: Launcher) -> _Run:
     beeps: dict[str, BeepLog] = {}
     tracks = beeping_tracks(len(scenario.participants), beeps)
     with tempfile.TemporaryDirectory(prefix="unmixed-bench-") as work:
-        async with local_stack(Path(work), bots=bots) as stack:
+        async with local_stack(Path(work), bots=bots, launcher=launcher) as stack:
             async with TestbedMeeting(stack.janus.url, scenario, track_for=tracks) as meeting:
                 startups = await _start_fleet(stack, meeting.meeting_url, bots)
                 processes = bot_processes([s.bot.id for s in startups if s.seconds is not None])
@@ -117,6 +136,7 @@ async def _run(bots: int, scenario: Scenario, seconds: float) -> _Run:
                 )
                 await meeting.play()
                 watched = await watching
+                ending = await _end(stack, [s.bot for s in startups if s.seconds is not None])
             ended = time.time()
             await asyncio.gather(
                 *(
@@ -127,7 +147,44 @@ async def _run(bots: int, scenario: Scenario, seconds: float) -> _Run:
                 )
             )
     people = {name: participant.log for name, participant in meeting.participants.items()}
-    return _Run(startups, list(processes), watched, people, beeps, stack.receiver, ended)
+    return _Run(startups, list(processes), watched, people, beeps, stack.receiver, ended, ending)
+
+
+async def _end(stack: LocalStack, recording: list[Bot]) -> Ending:
+    """Ask the bots to leave, timing each; with a worker, ask only half of them, then
+    kill the worker (as its machine would die) and time how soon the rest are lost."""
+    launcher = stack.api.settings.launcher
+    leaving = recording if stack.worker is None else recording[: len(recording) // 2]
+    leave_seconds = list(await asyncio.gather(*(_leave(stack, bot) for bot in leaving)))
+    lost_seconds: list[float] = []
+    if stack.worker is not None:
+        killed_at = time.time()
+        stack.kill_worker()
+        lost_seconds = list(
+            await asyncio.gather(
+                *(_lost(stack, bot, killed_at) for bot in recording[len(leaving) :])
+            )
+        )
+    return Ending(launcher, leave_seconds, lost_seconds)
+
+
+async def _leave(stack: LocalStack, bot: Bot) -> float:
+    asked_at = time.time()
+    await stack.client.leave_call(bot.id)
+    return await _status_after(stack, bot, StatusCode.CALL_ENDED, asked_at)
+
+
+async def _lost(stack: LocalStack, bot: Bot, killed_at: float) -> float:
+    return await _status_after(stack, bot, StatusCode.FATAL, killed_at)
+
+
+async def _status_after(stack: LocalStack, bot: Bot, code: StatusCode, since: float) -> float:
+    """Seconds from `since` to the bot's `code`, as its status change dates it."""
+    ended = await stack.client.wait_for_status(
+        bot.id, {code, *FINISHED}, timeout=FINISH_TIMEOUT, every=POLL_EVERY
+    )
+    change = next(c for c in ended.status_changes if c.code == code)
+    return change.created_at.timestamp() - since
 
 
 def _figures(speakers: int, floor: Floor, run: _Run) -> FleetFigures:
@@ -180,6 +237,7 @@ def _figures(speakers: int, floor: Floor, run: _Run) -> FleetFigures:
             for (_, name), audio in streams.items()
             for delay in first_message_delays(audio, _published(run.people[name].published_at))
         ],
+        ending=run.ending,
     )
 
 

@@ -83,12 +83,13 @@ def fleet_report(seconds: float, figures: FleetFigures) -> Table:
         f"{seconds:.0f} s of speech on {cores} cores"
     )
     table.add_column("measure")
-    table.add_column("native (aiortc) bots", justify="right")
+    table.add_column(f"native bots, {figures.ending.launcher} launcher", justify="right")
     for label, value in [
         *_startup_rows(figures),
         *_cost_rows(figures, cores),
         *_timing_rows(figures),
         *_loss_rows(figures),
+        *_ending_rows(figures),
     ]:
         table.add_row(label, value)
     return table
@@ -219,3 +220,22 @@ def _received(stream: StreamCount) -> str:
     if stream.gaps:
         faults.append(f"{stream.gaps} gaps")
     return f"{stream.received} of {stream.expected}" + "".join(f"; {fault}" for fault in faults)
+
+
+def _ending_rows(figures: FleetFigures) -> Rows:
+    ending = figures.ending
+    rows = [
+        (
+            f"leave_call -> call_ended p50 / max ({len(ending.leave_seconds)} bots)",
+            _p50_max(ending.leave_seconds),
+        )
+    ]
+    if ending.lost_seconds:
+        rows.append(
+            (
+                f"worker killed -> fatal/bot_process_lost p50 / max ({len(ending.lost_seconds)})",
+                f"{_seconds(percentile(ending.lost_seconds, 0.5))} / "
+                f"{_seconds(max(ending.lost_seconds))}",
+            )
+        )
+    return rows

@@ -548,6 +548,8 @@ async def run_bot(bot_id: str, settings: Settings) -> int:
     """Attend the meeting; the process's exit code."""
     database_url = settings.resolved_database_url()
     register_secret(urlsplit(database_url).password)
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    register_secret(urlsplit(redis_url).password if redis_url else None)
     database = open_database(database_url)
     bots = Bots(database)
     bot = bots.record(bot_id)
@@ -577,7 +579,7 @@ async def run_bot(bot_id: str, settings: Settings) -> int:
         bot_id,
         on_leave=run.request_leave,
         reconnects=run.stream_reconnects,
-        redis_url=settings.redis_url.get_secret_value() if settings.redis_url else None,
+        redis_url=redis_url,
     )
     exit_code = 0
     try:

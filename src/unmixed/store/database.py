@@ -3,10 +3,12 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATION_LOCK_KEY = int.from_bytes(b"unmixed!")
+"""The PostgreSQL advisory lock migrations hold: any 64-bit number no other lock uses."""
 
 
 @dataclass(frozen=True)
@@ -39,13 +41,23 @@ def preload(url: str) -> None:
 
 
 def upgrade_schema(engine: Engine) -> None:
-    """Alembic is imported here, not above: bot processes never migrate, never load it."""
+    """Alembic is imported here, not above: bot processes never migrate, never load it.
+
+    On PostgreSQL, API processes that start together (several machines, one
+    database) take turns: each migrates under a transaction-scoped advisory lock,
+    so the first brings the schema to head and the others find it there. Without
+    it, two would create the same tables at once and all but one would fail.
+    """
     from alembic import command
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

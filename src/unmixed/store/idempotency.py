@@ -11,19 +11,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from sqlalchemy import LargeBinary, String, delete
+from sqlalchemy import LargeBinary, String, delete, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from unmixed.store.database import Database
 from unmixed.store.models import Base
 from unmixed.store.repository import Owner
 
 KEY_LIFETIME = timedelta(hours=1)
+"""How long an answer is replayed, as at Recall; older records are deleted."""
 IN_PROGRESS_LIFETIME = timedelta(minutes=2)
 """A claim whose request has not answered in this long died with its process (no
 request takes that long: a create answers in well under a second); a retry runs."""
-"""How long an answer is replayed, as at Recall; older records are deleted."""
 
 
 class IdempotencyRow(Base):
@@ -73,6 +73,28 @@ class StoredAnswer:
     body: bytes
 
 
+def _retake(session: Session, row: IdempotencyRow, now: datetime) -> bool:
+    """Claim again a request whose first try died with its process; False if another
+    retry took it first.
+
+    A compare-and-set on the claim time, not a write of the loaded row: on
+    PostgreSQL, retries that arrive together each read the stale claim, and the
+    row lock only orders their writes; the condition, checked again under the
+    lock, lets the first one through and no other.
+    """
+    retaken = session.execute(
+        update(IdempotencyRow)
+        .where(
+            IdempotencyRow.request_key == row.request_key,
+            IdempotencyRow.created_at == row.created_at,
+            IdempotencyRow.status.is_(None),
+        )
+        .values(created_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(retaken.rowcount)  # type: ignore[attr-defined]
+
+
 class IdempotencyKeys:
     def __init__(self, database: Database) -> None:
         self._sessions = database.sessions
@@ -101,8 +123,7 @@ class IdempotencyKeys:
                 if row.status is None or row.body is None:
                     if row.created_at > now - IN_PROGRESS_LIFETIME:
                         return Pending.IN_PROGRESS
-                    row.created_at = now  # its request died with its process: run it again
-                    return None
+                    return None if _retake(session, row, now) else Pending.IN_PROGRESS
                 return StoredAnswer(row.status, row.content_type, row.body)
         except IntegrityError:
             return self._claimed_meanwhile(request)

@@ -13,7 +13,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from unmixed.logs import register_secret
@@ -51,7 +52,17 @@ class WebhookEndpoints:
 
     def add(self, owner: Owner, url: str) -> AddedEndpoint:
         """Store an endpoint (its URL already vetted), making the account's secret if
-        it has none, in one transaction: no endpoint is ever without a secret."""
+        it has none, in one transaction: no endpoint is ever without a secret.
+
+        Two first endpoints of an account added at once both find no secret and both
+        make one; the unique index keeps one and fails the other transaction, which
+        then tries again and finds the secret the first made."""
+        try:
+            return self._add(owner, url)
+        except IntegrityError:
+            return self._add(owner, url)
+
+    def _add(self, owner: Owner, url: str) -> AddedEndpoint:
         row = WebhookEndpointRow(
             id=str(uuid.uuid4()), api_key_id=owner.key_id, url=url, created_at=datetime.now(UTC)
         )
@@ -87,12 +98,29 @@ class WebhookEndpoints:
             return _secret(session, owner)
 
     def rotate_secret(self, owner: Owner) -> str:
-        """Replace the account's secret; webhooks sent from now on are signed with the new one."""
+        """Replace the account's secret; webhooks sent from now on are signed with the new one.
+
+        The secret's row is updated in place: rotations at once then queue on its row
+        lock and the last one's secret stays, where a delete and an insert could both
+        miss the row the other inserted and collide on the unique index."""
+        try:
+            return self._rotate_secret(owner)
+        except IntegrityError:  # the account's first secret was made meanwhile: replace it
+            return self._rotate_secret(owner)
+
+    def _rotate_secret(self, owner: Owner) -> str:
+        secret = new_secret()
+        register_secret(secret)
         with self._sessions.begin() as session:
-            session.execute(
-                delete(WebhookSecretRow).where(owned_by(WebhookSecretRow.api_key_id, owner.key_id))
+            replaced = session.execute(
+                update(WebhookSecretRow)
+                .where(owned_by(WebhookSecretRow.api_key_id, owner.key_id))
+                .values(secret=secret, created_at=datetime.now(UTC))
+                .execution_options(synchronize_session=False)
             )
-            return _store_secret(session, owner)
+            if not replaced.rowcount:  # type: ignore[attr-defined]
+                _store_secret(session, owner, secret)
+        return secret
 
 
 def _secret(session: Session, owner: Owner) -> str | None:
@@ -103,8 +131,8 @@ def _secret(session: Session, owner: Owner) -> str | None:
     return secret
 
 
-def _store_secret(session: Session, owner: Owner) -> str:
-    secret = new_secret()
+def _store_secret(session: Session, owner: Owner, secret: str | None = None) -> str:
+    secret = secret or new_secret()
     register_secret(secret)
     session.add(
         WebhookSecretRow(api_key_id=owner.key_id, secret=secret, created_at=datetime.now(UTC))

@@ -18,10 +18,9 @@ import contextlib
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import structlog
 from celery import Celery
@@ -32,6 +31,7 @@ from redis.exceptions import RedisError
 
 from unmixed.bots.launchers.base import BotJob, LaunchFailed
 from unmixed.bots.launchers.settle import settle_exit
+from unmixed.bots.launchers.warm import BotForker
 from unmixed.bots.scheduler import REAP_SECONDS, reap
 from unmixed.commands import channel
 from unmixed.metrics import gauge
@@ -48,6 +48,8 @@ WORKER_KEY_TTL_SECONDS = 15
 """A worker's slots count for this long after it last announced them."""
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 
 def celery_app(redis_url: str) -> Celery:
@@ -119,8 +121,9 @@ class Worker:
         self._redis = Redis.from_url(redis_url_of(settings))
         self._app = celery_app(redis_url_of(settings))
         self._app.task(name=TASK)(self._run_bot)
-        self._running: dict[str, subprocess.Popen[bytes]] = {}
+        self._running: set[str] = set()
         self._lock = threading.Lock()
+        self._forking = _ForkingLoop(settings)
         self._stopping = threading.Event()
 
     @property
@@ -146,28 +149,23 @@ class Worker:
             loglevel="WARNING",
             quiet=True,
         )
-        worker.start()
-        self._stopping.set()
-        self._redis.delete(WORKER_KEY_PREFIX + self.name)
+        try:
+            worker.start()
+        finally:
+            self._stopping.set()
+            self._redis.delete(WORKER_KEY_PREFIX + self.name)
+            self._forking.close()
 
     def _run_bot(self, bot_id: str) -> None:
         """The task: the bot's process, from start to end, in one of the slots."""
         log.info("starting bot", bot=bot_id, worker=self.name)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "unmixed.bots.runner", bot_id],
-            env={
-                **{name: value for name, value in os.environ.items() if name != "UNMIXED_API_KEY"},
-                **self.settings.bot_environment(),
-            },
-            stdout=subprocess.DEVNULL,
-        )
         with self._lock:
-            self._running[bot_id] = process
+            self._running.add(bot_id)
         try:
-            exit_code = process.wait()
+            exit_code = self._forking.run_bot(bot_id)
         finally:
             with self._lock:
-                del self._running[bot_id]
+                self._running.discard(bot_id)
         log.info("bot process exited", bot=bot_id, exit_code=exit_code)
         settle_exit(self._bots, self._leases, bot_id, exit_code, stopping=False)
 
@@ -210,3 +208,41 @@ class Worker:
                 reap(self._leases)
             except Exception:
                 log.exception("could not look for expired leases")
+
+
+class _ForkingLoop:
+    """An event loop on a thread of its own that drives the worker's warm bot process
+    (`warm.BotForker`), as the API's loop drives the local launcher's: bots are forked
+    from it, sharing what it imported, instead of each starting Python afresh (about
+    a third of the memory per bot, and a faster start). Celery's slot threads hand
+    it their bots and wait for each bot's exit code."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="forker", daemon=True)
+        self._thread.start()
+        self._forker = self._call(_make_forker(settings))
+
+    def _call(self, work: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(work, self._loop).result()
+
+    def run_bot(self, bot_id: str) -> int | None:
+        """Fork the bot and wait for it to end: its exit code (None if unknown)."""
+        return self._call(self._run(bot_id))
+
+    async def _run(self, bot_id: str) -> int | None:
+        process = await self._forker.launch(bot_id)
+        log.info("bot process started", bot=bot_id, pid=process.pid)
+        return await process.wait()
+
+    def close(self) -> None:
+        """End the warm process (bots still running go on) and the loop."""
+        self._call(self._forker.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+
+async def _make_forker(settings: Settings) -> BotForker:
+    """In the forking loop: the warm process starts there."""
+    return BotForker.for_settings(settings)

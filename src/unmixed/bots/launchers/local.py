@@ -9,7 +9,6 @@ launcher, whose bots live on workers).
 """
 
 import asyncio
-import os
 import signal
 
 import structlog
@@ -38,12 +37,7 @@ class LocalLauncher:
         """Made in the API's loop: the warm bot process starts now."""
         self._bots = bots
         self._leases = leases
-        self._forker = BotForker(
-            {
-                **{name: value for name, value in os.environ.items() if name != "UNMIXED_API_KEY"},
-                **settings.bot_environment(),
-            }
-        )
+        self._forker = BotForker.for_settings(settings)
         self._slots = settings.bot_slots or default_bot_slots()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._processes: dict[str, BotProcess] = {}

@@ -20,6 +20,7 @@ import structlog
 from unmixed.bots.launchers.base import LaunchFailed
 from unmixed.bots.process import BotProcess
 from unmixed.bots.zygote import PACKET_BYTES, TITLE_ROOM
+from unmixed.settings import Settings
 
 SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1"}
 """numpy's OpenBLAS otherwise starts a thread per core as numpy is imported, and
@@ -165,6 +166,16 @@ class BotForker:
         self._environment = environment
         self._answer_within = answer_within
         self._zygote = self._start()
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> "BotForker":
+        """Bots with this process's environment and `settings`, never the API key."""
+        return cls(
+            {
+                **{name: value for name, value in os.environ.items() if name != "UNMIXED_API_KEY"},
+                **settings.bot_environment(),
+            }
+        )
 
     def _start(self) -> "asyncio.Task[_Zygote]":
         return asyncio.get_running_loop().create_task(
