@@ -172,3 +172,25 @@ def test_slots_are_held_by_unfinished_bots_due_soon_or_dispatched(
     assert leases.slots_held(ad_hoc) == 3, "a bot dispatched early holds its slot"
     assert bots.change_status(running, StatusCode.DONE)
     assert leases.slots_held(ad_hoc) == 2
+
+
+def test_a_dispatched_bot_no_process_claims_is_ended_once_and_never_runs(
+    store_url: str, bots: Bots, leases: Leases
+) -> None:
+    bot_ids = [new_bot(bots) for _ in range(BOTS)]
+    for bot_id in bot_ids:
+        assert leases.mark_dispatched(bot_id)
+    assert leases.never_started(timedelta(minutes=10)) == []
+    assert set(leases.never_started(timedelta(0))) == set(bot_ids)
+    winners = race(
+        store_url,
+        lambda leases, bot_id: leases.declare_never_started(bot_id, timedelta(0)),
+        bot_ids,
+    )
+    assert_each_won_once(winners, bot_ids)
+    for bot_id in bot_ids:
+        assert codes(bots, bot_id) == [
+            (StatusCode.READY, None),
+            (StatusCode.FATAL, SubCode.BOT_PROCESS_LOST),
+        ]
+        assert not leases.claim(bot_id, "late", LEASE), "a late process finds it over"

@@ -206,7 +206,7 @@ async def test_every_event_survives_a_receiver_outage_and_a_killed_api(tmp_path:
                 {"meeting_url": ZOOM_MEETING, "bot_name": "outage", "metadata": METADATA}
             )
             bot_id = bots.create(request, request.parsed_meeting_url(), ENVIRONMENT_KEY).id
-            assert bots.claim(bot_id)
+            assert Leases(database).claim(bot_id, holder="test", lease=LEASE)
             assert bots.change_status(bot_id, "in_call_not_recording")
             await receiver.until(lambda: len(receiver.refused) >= 1)
             await no_try_in_flight(database)

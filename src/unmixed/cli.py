@@ -8,11 +8,12 @@ import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
 
-from unmixed.logs import configure_logging
+from unmixed.logs import configure_logging, register_secret
 from unmixed.settings import Settings
 
 if TYPE_CHECKING:
@@ -77,7 +78,10 @@ def worker(
     from unmixed.bots.launchers.celery import Worker
 
     configure_logging(process="worker")
-    Worker(Settings(), slots=slots, name=name).run((metrics_host, metrics_port))
+    settings = Settings()
+    for url in (settings.database_url, settings.redis_url):
+        register_secret(urlsplit(url.get_secret_value()).password if url else None)
+    Worker(settings, slots=slots, name=name).run((metrics_host, metrics_port))
 
 
 def _stored_keys() -> "ApiKeys":

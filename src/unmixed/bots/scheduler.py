@@ -30,15 +30,27 @@ REAP_SECONDS = 5.0
 """How often expired leases are looked for: with a 15 s lease, a dead bot is ended
 within 20 s."""
 
+START_WITHIN = timedelta(minutes=10)
+"""How long a dispatched bot may wait for a process to claim it (a worker slot to free
+up, a Kubernetes node to be found) before its launch is taken for lost."""
+
 log = structlog.get_logger(__name__)
 
 
 def reap(leases: Leases) -> list[str]:
-    """End every bot whose lease ran out; the ones this call ended."""
-    ended = [bot_id for bot_id in leases.expired() if leases.declare_lost(bot_id)]
-    for bot_id in ended:
+    """End every bot whose lease ran out, and every bot dispatched long ago that no
+    process ever claimed; the ones this call ended."""
+    expired = [bot_id for bot_id in leases.expired() if leases.declare_lost(bot_id)]
+    for bot_id in expired:
         log.error("bot's lease expired: its process or machine is gone", bot=bot_id)
-    return ended
+    unstarted = [
+        bot_id
+        for bot_id in leases.never_started(START_WITHIN)
+        if leases.declare_never_started(bot_id, START_WITHIN)
+    ]
+    for bot_id in unstarted:
+        log.error("bot was dispatched but never started", bot=bot_id)
+    return expired + unstarted
 
 
 class Scheduler(Service):

@@ -21,6 +21,7 @@ from unmixed.store.repository import append_status, now
 from unmixed.wire.status import FINAL_CODES, StatusCode, SubCode
 
 PROCESS_LOST_MESSAGE = "the bot's process ended, or stopped renewing its lease, before it finished"
+NEVER_STARTED_MESSAGE = "the bot was handed to its launcher, but no process started it in time"
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,40 @@ class Leases:
                 StatusCode.FATAL,
                 SubCode.BOT_PROCESS_LOST,
                 PROCESS_LOST_MESSAGE,
+                moment,
+            )
+
+    def never_started(self, within: timedelta) -> list[str]:
+        """Bots dispatched longer than `within` ago that no process has claimed: their
+        launch was lost (a worker that died holding it, a queue that was emptied)."""
+        with self._sessions() as session:
+            return list(
+                session.scalars(
+                    select(BotRow.id).where(
+                        BotRow.status == StatusCode.READY,
+                        BotRow.dispatched_at < now() - within,
+                    )
+                )
+            )
+
+    def declare_never_started(self, bot_id: str, within: timedelta) -> bool:
+        """End such a bot in `fatal`/`bot_process_lost`, once: a process that claims it
+        later finds it finished and exits (its claim needs `ready`)."""
+        moment = now()
+        with self._sessions.begin() as session:
+            if not _won(
+                session,
+                bot_id,
+                BotRow.status == StatusCode.READY,
+                BotRow.dispatched_at < moment - within,
+                dispatched_at=BotRow.dispatched_at,  # changes nothing: it locks and checks
+            ):
+                return False
+            return append_status(
+                _row(session, bot_id),
+                StatusCode.FATAL,
+                SubCode.BOT_PROCESS_LOST,
+                NEVER_STARTED_MESSAGE,
                 moment,
             )
 
