@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from tests.services import PostgresServer, RedisServer
+from tests.services import PostgresServer
 from unmixed.api.server import ApiServer
 from unmixed.client import AsyncUnmixedClient
 from unmixed.logs import configure_logging
 from unmixed.receiver import AudioReceiver
 from unmixed.settings import Settings
 from unmixed.store import open_database
+from unmixed.testbed.redis import RedisServer
 from unmixed.testbed.server import JanusServer
 
 UNLIMITED_RATES = {
@@ -82,9 +83,9 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
+async def redis_url() -> AsyncIterator[str]:
     """A private redis-server's database 0, shared by the session: flush it if you need it empty."""
-    with RedisServer() as server:
+    async with RedisServer() as server:
         yield server.url
 
 

@@ -1,8 +1,9 @@
-"""Private PostgreSQL and Redis servers for a test session: Debian's own binaries, on
-free loopback ports, in temporary directories, stopped and deleted at the end.
+"""A private PostgreSQL server for a test session: Debian's own binaries, on a free
+loopback port, in a temporary directory, stopped and deleted at the end. (Redis has
+its own, in `unmixed.testbed.redis`, which the bench uses too.)
 
 Private, so that tests never touch (or depend on) a server of the machine's, and run
-the same on a laptop and in CI. Readiness is an event, not a guess: each server's log
+the same on a laptop and in CI. Readiness is an event, not a guess: the server's log
 says when it accepts connections, and one real connection then confirms it.
 """
 
@@ -26,7 +27,7 @@ from typing import IO, Any, Self
 
 from unmixed.net import free_port
 
-SETUP_HINT = "run scripts/setup: it installs the Debian packages postgresql and redis-server"
+SETUP_HINT = "run scripts/setup: it installs the Debian package postgresql"
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
 PORT_ATTEMPTS = 5
@@ -68,13 +69,6 @@ def postgres_bin_dir() -> Path:
             f"PostgreSQL is not installed (no /usr/lib/postgresql/*/bin); {SETUP_HINT}"
         )
     return max(found, key=lambda path: _major(path.parent.name))
-
-
-def redis_server_binary() -> Path:
-    found = shutil.which("redis-server") or "/usr/bin/redis-server"
-    if not Path(found).is_file():
-        raise MissingServer(f"redis-server is not installed; {SETUP_HINT}")
-    return Path(found)
 
 
 def _major(version: str) -> tuple[int, ...]:
@@ -337,87 +331,3 @@ class PostgresServer:
             connect_timeout=10,
         ) as connection:
             yield connection
-
-
-class RedisServer:
-    """`with RedisServer() as server:` a private redis-server on 127.0.0.1 that keeps
-    nothing on disk; `server.url` names its database 0."""
-
-    def __init__(self) -> None:
-        self.binary = redis_server_binary()
-        self.directory = Path(tempfile.mkdtemp(prefix="unmixed-redis-"))
-        self.port = 0
-        self._server: _LoggedProcess | None = None
-        self.start_seconds = 0.0
-
-    def __enter__(self) -> Self:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    @property
-    def log_path(self) -> Path:
-        return self.directory / "redis.log"
-
-    def start(self) -> None:
-        began = time.monotonic()
-        for _ in range(PORT_ATTEMPTS):
-            self.port = free_port()
-            server = _LoggedProcess(
-                [
-                    str(self.binary),
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--daemonize",
-                    "no",
-                    "--dir",
-                    str(self.directory),
-                ],
-                self.log_path,
-                "ready to accept connections",
-                self.directory,
-            )
-            try:
-                server.wait_ready("redis-server")
-            except ServerFailed:
-                if "address already in use" in server.tail().lower():
-                    continue
-                raise
-            self._server = server
-            break
-        else:
-            raise ServerFailed(f"redis-server found no free port in {PORT_ATTEMPTS} tries")
-        import redis
-
-        with redis.Redis.from_url(self.url, socket_timeout=10) as client:
-            if not client.ping():
-                raise ServerFailed(f"redis-server did not answer PING:\n{self._server.tail()}")
-        self.start_seconds = time.monotonic() - began
-
-    def stop(self) -> None:
-        """SIGTERM: with nothing to save, redis-server exits at once."""
-        if self._server is not None:
-            self._server.stop(signal.SIGTERM)
-            self._server = None
-        shutil.rmtree(self.directory, ignore_errors=True)

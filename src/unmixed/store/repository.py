@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from unmixed.store.database import Database
@@ -128,7 +128,7 @@ class BotFilters:
     join_at_before: datetime | None = None
     metadata: tuple[tuple[str, str], ...] = ()
 
-    def conditions(self) -> list[ColumnElement[bool]]:
+    def conditions(self, dialect: str) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
         if self.statuses:
             conditions.append(BotRow.status.in_(self.statuses))
@@ -139,8 +139,18 @@ class BotFilters:
         if self.join_at_before is not None:
             conditions.append(BotRow.join_at <= self.join_at_before)
         for key, value in self.metadata:
-            conditions.append(BotRow.bot_metadata[key].as_string() == value)
+            conditions.append(_metadata_is(dialect, key, value))
         return conditions
+
+
+def _metadata_is(dialect: str, key: str, value: str) -> ColumnElement[bool]:
+    """`metadata[key] == value`. On SQLite a JSON path is built from the raw key, which
+    misses keys the stored JSON escapes (quotes, backslashes, non-ASCII), so there the
+    object's pairs are searched instead."""
+    if dialect != "sqlite":
+        return BotRow.bot_metadata[key].as_string() == value
+    pairs = func.json_each(BotRow.bot_metadata).table_valued("key", "value")
+    return exists(select(1).select_from(pairs).where(pairs.c.key == key, pairs.c.value == value))
 
 
 @dataclass(frozen=True)
@@ -223,8 +233,8 @@ class Bots:
         self, owner: Owner, filters: "BotFilters", *, offset: int, limit: int
     ) -> tuple[int, list[Bot]]:
         """One page of the owner's bots, newest first, and how many match in all."""
-        conditions = [owner.condition(), *filters.conditions()]
         with self._sessions() as session:
+            conditions = [owner.condition(), *filters.conditions(session.get_bind().dialect.name)]
             count = session.scalar(select(func.count()).select_from(BotRow).where(*conditions))
             rows = session.scalars(
                 select(BotRow)

@@ -37,6 +37,9 @@ class MeetingUrl(BaseModel):
     platform: Platform
 
 
+MAX_PART_LENGTH = 200
+"""The longest meeting id or password stored (as the store's columns hold them): no
+platform's is near it, and a longer one is refused here, not truncated or failed later."""
 TESTBED_SCHEME = "testbed"
 TESTBED_ROOM_MAX_DIGITS = 18
 """Janus room ids are unsigned 64-bit; 18 digits always fit."""
@@ -48,6 +51,15 @@ _ZOOM_JOIN_PATH = re.compile(r"^/(?:j|w|s|wc(?:/join)?|my)/([0-9]{9,11})(?:/.*)?
 
 def parse_meeting_url(url: str) -> MeetingUrl:
     """Recognise a meeting link, or raise `MeetingUrlError` saying what is wrong with it."""
+    meeting = _recognised(url)
+    if len(meeting.meeting_id) > MAX_PART_LENGTH:
+        raise MeetingUrlError(f"the meeting's id is longer than {MAX_PART_LENGTH} characters")
+    if meeting.meeting_password is not None and len(meeting.meeting_password) > MAX_PART_LENGTH:
+        raise MeetingUrlError(f"the meeting's password is longer than {MAX_PART_LENGTH} characters")
+    return meeting
+
+
+def _recognised(url: str) -> MeetingUrl:
     parts = _split(url.strip())
     host = (parts.hostname or "").lower()
     query = {key: values[0] for key, values in parse_qs(parts.query).items()}
