@@ -183,8 +183,11 @@ async def _status_after(stack: LocalStack, bot: Bot, code: StatusCode, since: fl
     ended = await stack.client.wait_for_status(
         bot.id, {code, *FINISHED}, timeout=FINISH_TIMEOUT, every=POLL_EVERY
     )
-    change = next(c for c in ended.status_changes if c.code == code)
-    return change.created_at.timestamp() - since
+    for change in ended.status_changes:
+        if change.code == code:
+            return change.created_at.timestamp() - since
+    seen = ", ".join(f"{c.code}/{c.sub_code}" for c in ended.status_changes)
+    raise RuntimeError(f"bot {bot.id} ended without {code}: {seen}")
 
 
 def _figures(speakers: int, floor: Floor, run: _Run) -> FleetFigures:
