@@ -366,6 +366,13 @@ async def test_a_worker_serves_health_and_metrics_and_announces_its_slots(
             assert json.loads(raw) == {"slots": 3, "running": 0}
             assert 0 < store.ttl(key) <= 15, "an announcement that expires"
 
+        async def consuming() -> bool:
+            """Celery waits on its queue (BRPOP): it has started, its SIGTERM handler too.
+            (`/healthz` answers a little before: a SIGTERM then kills the worker outright,
+            and its announcement stays until it expires.)"""
+            return any(client.get("cmd") == "brpop" for client in store.client_list())
+
+        await until(consuming, 10, "the worker takes bots from its queue")
         worker.send_signal(signal.SIGTERM)
         exit_code = await asyncio.wait_for(worker.wait(), timeout=20)
         assert exit_code == 0, log_path.read_text(errors="replace")
