@@ -116,10 +116,15 @@ async def test_healthz_answers_503_naming_the_store_while_it_is_gone(
     database_url = postgres_server.create_database()
     name = make_url(database_url).database
     assert name is not None
-    admin = {"host": "127.0.0.1", "port": postgres_server.port, "user": "postgres"}
 
     def run_as_admin(statement: str) -> None:
-        with psycopg.connect(**admin, dbname="postgres", autocommit=True) as connection:
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=postgres_server.port,
+            user="postgres",
+            dbname="postgres",
+            autocommit=True,
+        ) as connection:
             connection.execute(sql.SQL(statement).format(sql.Identifier(name)))
 
     try:
@@ -227,14 +232,6 @@ async def test_metrics_count_scheduled_bots_and_a_stuck_webhook_backlog(
         database.engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: unmixed_bot_slots_free is capacity minus non-`ready` bots, but a `ready` "
-        "bot due within 10 minutes (or dispatched and not yet joining) holds a slot: "
-        "it should be capacity minus Leases.slots_held(AD_HOC), as POST /bot counts"
-    ),
-)
 async def test_metrics_count_the_slot_an_ad_hoc_bot_holds(
     metered: tuple[ApiServer, str],
 ) -> None:

@@ -34,7 +34,7 @@ def gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, value=value)
 
 
-def service_metrics(census: Census, capacity: int | None) -> list[Metric]:
+def service_metrics(census: Census, capacity: int | None, slots_held: int) -> list[Metric]:
     """What the API reports: bots by status, slots, the webhook backlog, reconnects."""
     bots = GaugeMetricFamily("unmixed_bots", "Unfinished bots, by status.", labels=["status"])
     for status, count in sorted(census.bots_by_status.items()):
@@ -42,7 +42,7 @@ def service_metrics(census: Census, capacity: int | None) -> list[Metric]:
     running = sum(count for status, count in census.bots_by_status.items() if status != "ready")
     metrics: list[Metric] = [
         bots,
-        gauge("unmixed_bots_running", "Bots dispatched and not finished.", running),
+        gauge("unmixed_bots_running", "Bots past ready (joining or in a call).", running),
         gauge(
             "unmixed_webhook_backlog",
             "Status webhooks neither delivered nor given up on.",
@@ -57,6 +57,10 @@ def service_metrics(census: Census, capacity: int | None) -> list[Metric]:
     if capacity is not None:
         metrics.append(gauge("unmixed_bot_slots", "Bot slots in all.", capacity))
         metrics.append(
-            gauge("unmixed_bot_slots_free", "Bot slots free.", max(0, capacity - running))
+            gauge(
+                "unmixed_bot_slots_free",
+                "Bot slots free: what a new ad hoc bot could take.",
+                max(0, capacity - slots_held),
+            )
         )
     return metrics

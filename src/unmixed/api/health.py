@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from unmixed.api.auth import presented_key
 from unmixed.api.errors import ApiProblem
 from unmixed.api.state import ServiceState
+from unmixed.bots.capacity import AD_HOC
 from unmixed.metrics import CONTENT_TYPE, render, service_metrics
 from unmixed.store import Database
 from unmixed.store.census import take_census
@@ -45,7 +46,8 @@ async def metrics(request: Request) -> Response:
     _check_operator(state, request.headers.get("authorization"))
     census = await asyncio.to_thread(take_census, state.database)
     capacity = await state.launcher.capacity()
-    return Response(render(service_metrics(census, capacity)), media_type=CONTENT_TYPE)
+    held = await asyncio.to_thread(state.leases.slots_held, AD_HOC)
+    return Response(render(service_metrics(census, capacity, held)), media_type=CONTENT_TYPE)
 
 
 def _check_operator(state: ServiceState, authorization: str | None) -> None:

@@ -6,7 +6,7 @@ Recall's clients send both, and a redirected POST loses its body.
 """
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -17,7 +17,7 @@ from unmixed.api.auth import Caller
 from unmixed.api.errors import ApiProblem
 from unmixed.api.routing import slashed_routes
 from unmixed.api.state import ServiceState, service_state
-from unmixed.bots.capacity import RETRY_AFTER_SECONDS
+from unmixed.bots.capacity import AD_HOC, RETRY_AFTER_SECONDS
 from unmixed.store import BotFilters, Owner
 from unmixed.store.leases import LeaveAsked
 from unmixed.store.repository import BotNotReady
@@ -28,10 +28,6 @@ from unmixed.wire.status import FINAL_CODES, StatusCode
 
 router = APIRouter(prefix="/api/v1")
 State = Annotated[ServiceState, Depends(service_state)]
-
-AD_HOC = timedelta(minutes=10)
-"""A bot due to join sooner than this is ad hoc, as at Recall: it takes a bot slot now,
-so a near `join_at` is no way around the slot limit."""
 
 PAGE_SIZE = 50
 MAX_PAGE = 1_000_000

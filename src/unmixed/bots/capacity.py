@@ -7,11 +7,16 @@ core, 150 MiB each, whichever runs out first. `UNMIXED_BOT_SLOTS` overrides it.
 """
 
 import os
+from datetime import timedelta
 
 import psutil
 
 BOTS_PER_CORE = 5
 BOT_MEMORY_BYTES = 150 * 2**20
+
+AD_HOC = timedelta(minutes=10)
+"""A bot due to join sooner than this is ad hoc, as at Recall: it holds a bot slot from
+when it is made, so a near `join_at` is no way around the slot limit."""
 
 RETRY_AFTER_SECONDS = 30
 """What a client that found no free slot is told to wait, as Recall tells it."""

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import structlog
 from celery import Celery
-from celery.signals import worker_shutting_down
+from celery.signals import worker_ready, worker_shutting_down
 from prometheus_client.core import Metric
 from redis import Redis
 from redis.exceptions import RedisError
@@ -135,10 +135,8 @@ class Worker:
         """Work until SIGTERM or Ctrl-C; then ask this worker's bots to leave, and wait.
         With `metrics_address`, serve `/healthz` and `/metrics` there."""
         worker_shutting_down.connect(self._on_shutdown, weak=False)
-        for loop in (self._announce_slots, self._reap_leases):
-            threading.Thread(target=loop, name=loop.__name__, daemon=True).start()
-        if metrics_address is not None:
-            serve_health(metrics_address, self._metrics)
+        worker_ready.connect(lambda **_: self._on_ready(metrics_address), weak=False)
+        threading.Thread(target=self._reap_leases, name="reaper", daemon=True).start()
         worker = self._app.Worker(
             hostname=self.name,
             concurrency=self.slots,
@@ -155,6 +153,13 @@ class Worker:
             self._stopping.set()
             self._redis.delete(WORKER_KEY_PREFIX + self.name)
             self._forking.close()
+
+    def _on_ready(self, metrics_address: tuple[str, int] | None) -> None:
+        """Celery takes bots from the queue now: only now are the slots announced and
+        `/healthz` answered, so neither says the worker is there before it is."""
+        threading.Thread(target=self._announce_slots, name="announcer", daemon=True).start()
+        if metrics_address is not None:
+            serve_health(metrics_address, self._metrics)
 
     def _run_bot(self, bot_id: str) -> None:
         """The task: the bot's process, from start to end, in one of the slots."""
