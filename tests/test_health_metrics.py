@@ -192,7 +192,7 @@ async def test_metrics_count_scheduled_bots_and_a_stuck_webhook_backlog(
         assert empty == {
             ("unmixed_bots_running", ()): 0,
             ("unmixed_webhook_backlog", ()): 0,
-            ("unmixed_stream_reconnects", ()): 0,
+            ("unmixed_stream_reconnects_total", ()): 0,
             ("unmixed_bot_slots", ()): SLOTS,
             ("unmixed_bot_slots_free", ()): SLOTS,
         }

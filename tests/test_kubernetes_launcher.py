@@ -24,7 +24,6 @@ from pydantic import SecretStr
 
 from unmixed.bots.launchers import BotJob, LaunchFailed
 from unmixed.bots.launchers.kubernetes import KubernetesLauncher, job_manifest
-from unmixed.bots.platforms import BROWSER_PLATFORMS
 from unmixed.settings import Settings
 from unmixed.wire.meeting_url import Platform
 
@@ -120,7 +119,7 @@ def test_browser_bots_ask_for_more_and_each_for_more_than_it_was_measured_at() -
 
     by_kind = {"native": resources(Platform.ZOOM), "browser": resources(Platform.GOOGLE_MEET)}
     for platform in Platform:
-        kind = "browser" if platform in BROWSER_PLATFORMS else "native"
+        kind = "browser" if platform.needs_browser else "native"
         assert resources(platform) == by_kind[kind], platform
     for kind, asked in by_kind.items():
         assert asked["requests"]["memory"] > MEASURED_MEMORY[kind]

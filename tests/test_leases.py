@@ -124,24 +124,42 @@ def test_a_finished_bot_gives_up_its_lease(bots: Bots, leases: Leases) -> None:
     assert leases.claim(bot_id, "done", timedelta(seconds=-1))
     assert bots.change_status(bot_id, StatusCode.DONE)
     assert leases.expired() == []
-    assert not leases.declare_lost(bot_id, only_if_expired=False)
+    assert not leases.process_ended(bot_id, "done")
+
+
+def test_only_the_process_that_holds_a_bot_ends_it_when_it_exits(
+    bots: Bots, leases: Leases
+) -> None:
+    claimed, unclaimed = new_bot(bots), new_bot(bots)
+    assert leases.claim(claimed, "host:1", LEASE)
+    assert not leases.claim(claimed, "host:2", LEASE)
+    assert not leases.process_ended(claimed, "host:2"), "a second process lost the claim"
+    assert codes(bots, claimed)[-1] == (StatusCode.JOINING_CALL, None)
+    assert leases.process_ended(claimed, "host:1")
+    assert codes(bots, claimed)[-1] == (StatusCode.FATAL, SubCode.BOT_PROCESS_LOST)
+    assert leases.process_ended(unclaimed, "host:3"), "it ended before it claimed the bot"
+    assert codes(bots, unclaimed)[-1] == (StatusCode.FATAL, SubCode.BOT_PROCESS_LOST)
 
 
 def test_leave_calls_off_a_bot_not_dispatched_and_asks_one_that_was(
     bots: Bots, leases: Leases
 ) -> None:
     waiting, started = new_bot(bots, join_in=3600), new_bot(bots)
+    queued = new_bot(bots)
     assert leases.mark_dispatched(started)
+    assert leases.mark_dispatched(queued)
+    assert leases.claim(started, "running", LEASE)
     assert leases.request_leave(waiting) is LeaveAsked.CALLED_OFF
     assert codes(bots, waiting)[-2:] == [
         (StatusCode.CALL_ENDED, SubCode.BOT_RECEIVED_LEAVE_CALL),
         (StatusCode.DONE, None),
     ]
     assert not leases.mark_dispatched(waiting), "a called-off bot never starts"
+    assert leases.request_leave(queued) is LeaveAsked.CALLED_OFF, "queued, not yet claimed"
+    assert not leases.claim(queued, "late", LEASE), "the process that gets to it finds it over"
     assert not leases.leave_requested(started)
     assert leases.request_leave(started) is LeaveAsked.SENT
     assert leases.leave_requested(started)
-    assert leases.claim(started, "late", LEASE)
     assert leases.renew(started, LEASE, stream_reconnects=0).leave_requested
 
 
@@ -154,9 +172,6 @@ def test_bots_are_due_by_join_at_less_the_lead(bots: Bots, leases: Leases) -> No
     assert {bot_id for bot_id, _ in leases.due(timedelta(0))} == {now_bot}
     assert leases.mark_dispatched(now_bot)
     assert {bot_id for bot_id, _ in leases.due(timedelta(seconds=30))} == {soon}
-    next_join_at = leases.next_join_at()
-    assert next_join_at is not None
-    assert next_join_at < datetime.now(UTC) + timedelta(seconds=21)
     assert later not in {bot_id for bot_id, _ in leases.due(timedelta(minutes=59))}
 
 

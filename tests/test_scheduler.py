@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from unmixed.bots.launchers import BotJob
+from unmixed.bots.reaper import Reaper
 from unmixed.bots.scheduler import Scheduler
 from unmixed.store import ENVIRONMENT_KEY, Bots, Database, open_database
 from unmixed.store.leases import Leases
@@ -73,10 +74,13 @@ def new_bot(bots: Bots, *, join_in: float | None = None) -> str:
 
 
 def scheduler(store_url: str, launches: Launches, stack: AsyncExitStack) -> Scheduler:
-    """A scheduler with an engine of its own, as another API process would have."""
+    """A scheduler with an engine of its own, as another API process would have, whose
+    reaper trusts the store from its first sweep (`test_reaper.py` tests the wait)."""
     database = open_database(store_url)
     stack.callback(database.engine.dispose)
-    return Scheduler(Bots(database), Leases(database), RecordingLauncher(launches), LEAD)
+    leases = Leases(database)
+    reaper = Reaper(leases, trust_after=timedelta(0))
+    return Scheduler(Bots(database), leases, RecordingLauncher(launches), LEAD, reaper=reaper)
 
 
 @pytest.fixture

@@ -128,12 +128,7 @@ async def local_stack(
 
 def _start_worker(settings: Settings, slots: int, work_dir: Path) -> subprocess.Popen[bytes]:
     """`unmixed worker` in a session of its own (its bots with it), logging to `work_dir`."""
-    assert settings.redis_url is not None
-    environment = {
-        **os.environ,
-        **settings.bot_environment(),
-        "UNMIXED_REDIS_URL": settings.redis_url.get_secret_value(),
-    }
+    environment = {**os.environ, **settings.bot_environment()}
     with (work_dir / "worker.log").open("ab") as log:
         return subprocess.Popen(
             [

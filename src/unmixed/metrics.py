@@ -7,7 +7,7 @@ process, so every API replica (and every worker) reports the fleet as it is.
 from collections.abc import Iterable, Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from unmixed.store.census import Census
 
@@ -48,10 +48,10 @@ def service_metrics(census: Census, capacity: int | None, slots_held: int) -> li
             "Status webhooks neither delivered nor given up on.",
             census.webhook_backlog,
         ),
-        gauge(
+        CounterMetricFamily(
             "unmixed_stream_reconnects",
-            "Realtime connections the running bots had to open again.",
-            census.stream_reconnects,
+            "Realtime connections the bots had to open again.",
+            value=census.stream_reconnects,
         ),
     ]
     if capacity is not None:

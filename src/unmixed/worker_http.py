@@ -3,6 +3,7 @@
 
 import threading
 from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.types import StartResponse, WSGIEnvironment
 
@@ -12,8 +13,17 @@ from unmixed.metrics import CONTENT_TYPE, render
 
 
 class _QuietHandler(WSGIRequestHandler):
+    timeout = 10
+    """A client that connects and says nothing is dropped after this."""
+
     def log_message(self, format: str, *args: object) -> None:
         """Scrapes every few seconds are not worth a log line each."""
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    """A thread per request: one slow client never holds up the liveness probe."""
+
+    daemon_threads = True
 
 
 def serve_health(address: tuple[str, int], metrics: Callable[[], list[Metric]]) -> WSGIServer:
@@ -31,6 +41,6 @@ def serve_health(address: tuple[str, int], metrics: Callable[[], list[Metric]]) 
         return [b'{"code":"not_found","detail":"only /healthz and /metrics here"}']
 
     host, port = address
-    server = make_server(host, port, app, handler_class=_QuietHandler)
+    server = make_server(host, port, app, server_class=_Server, handler_class=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
     return server

@@ -1,8 +1,9 @@
 """`/healthz` for load balancers and orchestrators, `/metrics` for Prometheus.
 
-`/healthz` says only whether this process can serve (it reaches the store),
-to anyone. `/metrics` describes the whole fleet, so it asks for the operator's
-key (`UNMIXED_API_KEY`; Prometheus sends it with `authorization: {type: Token}`),
+`/healthz` says only whether this process can serve (it reaches the store, and
+the launcher can count its slots: with Celery, that Redis answers), to anyone.
+`/metrics` describes the whole fleet, so it asks for the operator's key
+(`UNMIXED_API_KEY`; Prometheus sends it with `authorization: {type: Token}`),
 never an account's.
 """
 
@@ -18,6 +19,7 @@ from unmixed.api.auth import presented_key
 from unmixed.api.errors import ApiProblem
 from unmixed.api.state import ServiceState
 from unmixed.bots.capacity import AD_HOC
+from unmixed.bots.launchers import CapacityUnknown
 from unmixed.metrics import CONTENT_TYPE, render, service_metrics
 from unmixed.store import Database
 from unmixed.store.census import take_census
@@ -32,6 +34,10 @@ async def healthz(request: Request) -> JSONResponse:
         await asyncio.to_thread(_ping, state.database)
     except SQLAlchemyError:
         return JSONResponse({"status": "unavailable", "problem": "store"}, status_code=503)
+    try:
+        await state.launcher.capacity()
+    except CapacityUnknown:
+        return JSONResponse({"status": "unavailable", "problem": "launcher"}, status_code=503)
     return JSONResponse({"status": "ok"})
 
 

@@ -18,9 +18,10 @@ from unmixed.api.errors import ApiProblem
 from unmixed.api.routing import slashed_routes
 from unmixed.api.state import ServiceState, service_state
 from unmixed.bots.capacity import AD_HOC, RETRY_AFTER_SECONDS
+from unmixed.bots.launchers import CapacityUnknown
 from unmixed.store import BotFilters, Owner
 from unmixed.store.leases import LeaveAsked
-from unmixed.store.repository import BotNotReady
+from unmixed.store.repository import BotNotReady, NoFreeSlot, SlotLimit
 from unmixed.wire.bots import Bot, BotCreate, BotPage, BotUpdate, FieldError
 from unmixed.wire.common import METADATA_KEY_MAX_LENGTH, storable_text
 from unmixed.wire.meeting_url import MeetingUrl, Platform
@@ -47,10 +48,11 @@ route = slashed_routes(router)
 @route("POST", "/bot", status_code=201, response_model=Bot, errors=(400, 507))
 async def create_bot(request: BotCreate, owner: Caller, state: State) -> Bot:
     meeting = _checked_meeting(request, state)
-    async with state.admission:
-        if _ad_hoc(request.join_at):
-            await _check_free_slot(state)
-        bot = await asyncio.to_thread(state.bots.create, request, meeting, owner)
+    slots = await _slot_limit(state) if _ad_hoc(request.join_at) else None
+    try:
+        bot = await asyncio.to_thread(state.bots.create, request, meeting, owner, slots=slots)
+    except NoFreeSlot as full:
+        raise _no_free_slot(full) from full
     state.scheduler.wake()
     return bot
 
@@ -71,20 +73,30 @@ def _ad_hoc(join_at: datetime | None) -> bool:
     return join_at is None or join_at - datetime.now(UTC) < AD_HOC
 
 
-async def _check_free_slot(state: ServiceState) -> None:
-    """507 with `Retry-After` when every bot slot is held (by running bots, queued
-    ones and ad hoc ones about to start), so that nothing is started for the bot."""
-    capacity = await state.launcher.capacity()
-    if capacity is None:
-        return
-    held = await asyncio.to_thread(state.leases.slots_held, AD_HOC)
-    if held >= capacity:
+async def _slot_limit(state: ServiceState) -> SlotLimit | None:
+    """The bot slots there are in all (None: no limit known, as on Kubernetes); 503 if
+    the count is out of reach."""
+    try:
+        capacity = await state.launcher.capacity()
+    except CapacityUnknown as error:
         raise ApiProblem(
-            507,
-            "no_free_bot_slot",
-            f"all {capacity} bot slots are busy; retry later, or schedule the bot with join_at",
+            503,
+            "capacity_unknown",
+            "the bot slots cannot be counted right now; retry later",
             retry_after=RETRY_AFTER_SECONDS,
-        )
+        ) from error
+    return None if capacity is None else SlotLimit(capacity, AD_HOC)
+
+
+def _no_free_slot(full: NoFreeSlot) -> ApiProblem:
+    """507 with `Retry-After` when every bot slot is held (by running bots, queued ones
+    and ad hoc ones about to start): nothing is stored, nothing started."""
+    return ApiProblem(
+        507,
+        "no_free_bot_slot",
+        f"all {full.capacity} bot slots are busy; retry later, or schedule the bot with join_at",
+        retry_after=RETRY_AFTER_SECONDS,
+    )
 
 
 @route("GET", "/bot", response_model=BotPage, errors=(400, 404))
@@ -187,15 +199,16 @@ async def update_bot(bot_id: str, changes: BotUpdate, owner: Caller, state: Stat
     before = await asyncio.to_thread(state.bots.request, bot_id)
     request = changes.applied_to(before)
     meeting = _checked_meeting(request, state)
-    async with state.admission:
-        if _ad_hoc(request.join_at) and not _ad_hoc(before.join_at):
-            await _check_free_slot(state)
-        try:
-            bot = await asyncio.to_thread(state.bots.update, bot_id, request, meeting)
-        except BotNotReady as error:
-            raise ApiProblem(
-                400, "update_bot_failed", "Only non-dispatched bots can be updated"
-            ) from error
+    newly_ad_hoc = _ad_hoc(request.join_at) and not _ad_hoc(before.join_at)
+    slots = await _slot_limit(state) if newly_ad_hoc else None
+    try:
+        bot = await asyncio.to_thread(state.bots.update, bot_id, request, meeting, slots=slots)
+    except BotNotReady as error:
+        raise ApiProblem(
+            400, "update_bot_failed", "Only non-dispatched bots can be updated"
+        ) from error
+    except NoFreeSlot as full:
+        raise _no_free_slot(full) from full
     state.scheduler.wake()
     return bot
 

@@ -1,6 +1,5 @@
 """What the API's routes share: settings, the store, the launcher and the policies."""
 
-import asyncio
 from dataclasses import dataclass, field
 
 from fastapi import Request
@@ -29,9 +28,6 @@ class ServiceState:
     idempotency: IdempotencyKeys = field(init=False)
     rate_limits: RateLimits = field(init=False)
     egress: EgressPolicy = field(init=False)
-    admission: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
-    """Held while a new bot's slot is checked and the bot stored, so that two requests
-    of this process never both take the last free slot."""
 
     def __post_init__(self) -> None:
         self.bots = Bots(self.database)

@@ -10,6 +10,7 @@ bot may run on any machine.
 """
 
 import asyncio
+import socket
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -20,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from unmixed.commands import command_notices
 from unmixed.service import Service
-from unmixed.store.leases import Leases
+from unmixed.store.leases import Leases, Renewal
 
 LEASE = timedelta(seconds=15)
 """How long a bot stays alive in the store without renewing: three renewals can be
@@ -31,6 +32,12 @@ POLL_SECONDS = 1.0
 about this long without Redis."""
 
 log = structlog.get_logger(__name__)
+
+
+def process_holder(pid: int) -> str:
+    """How a bot process is named as its bot's lease holder: its host and pid, which
+    the launcher that watches the process knows too."""
+    return f"{socket.gethostname()}:{pid}"
 
 
 class BotLease(Service):
@@ -63,28 +70,37 @@ class BotLease(Service):
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _keep(self) -> None:
+        """Renew every `RENEW_SECONDS` (every second after a renewal failed, so that a
+        store back from an outage sees the bot alive at once), and read the commands
+        every second; with Redis, whose notice wakes the bot, only at renewals."""
         loop = asyncio.get_running_loop()
-        async with command_notices(self._redis_url, self._bot_id) as notices:
+        async with command_notices(self._redis_url, self._bot_id) as subscription:
+            notices = subscription
             renew_at = loop.time() + RENEW_SECONDS
             while True:
                 if loop.time() >= renew_at:
-                    renew_at = loop.time() + RENEW_SECONDS
-                    if await self._renewed_and_asked_to_leave():
+                    renewal = await self._renew()
+                    renew_at = loop.time() + (POLL_SECONDS if renewal is None else RENEW_SECONDS)
+                    if renewal is not None and self._ends(renewal):
                         return
-                elif await self._asked_to_leave():
+                elif notices is None and await self._asked_to_leave():
                     return
-                notices = await _notice_or_timeout(
-                    notices, min(POLL_SECONDS, renew_at - loop.time())
-                )
+                woken = await _notice_or_timeout(notices, min(POLL_SECONDS, renew_at - loop.time()))
+                if notices is not None and woken and await self._asked_to_leave():
+                    return
+                notices = notices if woken is not None else None
 
-    async def _renewed_and_asked_to_leave(self) -> bool:
+    async def _renew(self) -> Renewal | None:
+        """The renewal, or None if the store could not be reached."""
         try:
-            renewal = await asyncio.to_thread(
+            return await asyncio.to_thread(
                 self._leases.renew, self._bot_id, LEASE, self._reconnects()
             )
         except SQLAlchemyError as error:
             log.warning("could not renew the bot's lease; retrying", error=str(error))
-            return False
+            return None
+
+    def _ends(self, renewal: Renewal) -> bool:
         if not renewal.held:
             log.error("the bot's lease was taken: it was taken for lost; leaving")
         if renewal.leave_requested or not renewal.held:
@@ -104,14 +120,13 @@ class BotLease(Service):
         return asked
 
 
-async def _notice_or_timeout(notices: PubSub | None, seconds: float) -> PubSub | None:
-    """Wait `seconds`, or less if a notice arrives on the bot's channel; the channel
-    to wait on next time (None once it has failed: polling goes on without it)."""
+async def _notice_or_timeout(notices: PubSub | None, seconds: float) -> bool | None:
+    """Wait `seconds`, or less if a notice arrives on the bot's channel: whether one
+    did; None once the channel has failed (polling goes on without it)."""
     seconds = max(0.0, seconds)
     if notices is not None:
         try:
-            await notices.get_message(timeout=seconds)
-            return notices
+            return await notices.get_message(timeout=seconds) is not None
         except RedisError as error:
             log.warning("lost the command channel; polling the store only", error=str(error))
     await asyncio.sleep(seconds)

@@ -40,15 +40,12 @@ def adapter_for(bot: BotRecord, settings: Settings) -> MeetingAdapter:
         return TestbedAdapter(bot.meeting_url, egress)
     if bot.meeting.platform == Platform.ZOOM:
         return _zoom_adapter(bot, settings)
-    if bot.meeting.platform in BROWSER_PLATFORMS:
+    if bot.meeting.platform.needs_browser:
         return _browser_adapter(bot, settings, egress)
     raise JoinError(
         SubCode.PLATFORM_NOT_SUPPORTED,
         f"{bot.meeting.platform} meetings are recognised but this unmixed cannot join them yet",
     )
-
-
-BROWSER_PLATFORMS = (Platform.TESTBED_WEB, Platform.MICROSOFT_TEAMS, Platform.GOOGLE_MEET)
 
 
 def _browser_adapter(bot: BotRecord, settings: Settings, egress: EgressPolicy) -> MeetingAdapter:

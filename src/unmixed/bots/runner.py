@@ -9,7 +9,6 @@ import asyncio
 import functools
 import os
 import signal
-import socket
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -20,7 +19,7 @@ import structlog
 from unmixed.bots.automatic_leave import PresenceRules
 from unmixed.bots.events_feed import ParticipantEventsFeed
 from unmixed.bots.exits import ALREADY_CLAIMED_EXIT_CODE, BOT_ERRORED_MESSAGE
-from unmixed.bots.lease import LEASE, BotLease
+from unmixed.bots.lease import LEASE, BotLease, process_holder
 from unmixed.bots.mixed_feed import MixedAudioFeed
 from unmixed.bots.participants import ParticipantDirectory
 from unmixed.bots.platforms import adapter_for
@@ -62,6 +61,10 @@ DRAIN_SECONDS = 10.0
 NOT_LET_IN = frozenset({SubCode.BOT_KICKED_FROM_WAITING_ROOM})
 """Join failures that Recall reports as the end of the call, not as a fault: the
 bot did its job, and someone in the meeting said no."""
+
+BOT_DATABASE_CONNECTIONS = 1
+"""Kept open per bot (as many more may open for a moment): its status writes and its
+lease take turns, and a fleet of bots shares the database's connections."""
 
 log = structlog.get_logger(__name__)
 
@@ -550,13 +553,13 @@ async def run_bot(bot_id: str, settings: Settings) -> int:
     register_secret(urlsplit(database_url).password)
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
     register_secret(urlsplit(redis_url).password if redis_url else None)
-    database = open_database(database_url)
+    database = open_database(database_url, pool_size=BOT_DATABASE_CONNECTIONS)
     bots = Bots(database)
     bot = bots.record(bot_id)
     register_secret(bot.meeting.meeting_password)
     structlog.contextvars.bind_contextvars(bot=bot_id)
     leases = Leases(database)
-    if not leases.claim(bot_id, holder=f"{socket.gethostname()}:{os.getpid()}", lease=LEASE):
+    if not leases.claim(bot_id, holder=process_holder(os.getpid()), lease=LEASE):
         log.warning("another process already started this bot", status=bot.status)
         return ALREADY_CLAIMED_EXIT_CODE
     try:

@@ -15,7 +15,7 @@ class Census:
     bots_by_status: dict[str, int]
     """Unfinished bots, by status."""
     stream_reconnects: int
-    """Realtime connections the unfinished bots had to open again."""
+    """Realtime connections every bot ever had to open again (as of its last renewal)."""
     webhook_backlog: int
     """Status webhooks neither delivered nor given up on."""
 
@@ -23,18 +23,15 @@ class Census:
 def take_census(database: Database) -> Census:
     with database.sessions() as session:
         rows = session.execute(
-            select(BotRow.status, func.count(), func.sum(BotRow.stream_reconnects))
+            select(BotRow.status, func.count())
             .where(BotRow.status.not_in(FINAL_CODES))
             .group_by(BotRow.status)
         )
-        by_status: dict[str, int] = {}
-        reconnects = 0
-        for status, count, status_reconnects in rows:
-            by_status[status] = count
-            reconnects += status_reconnects or 0
+        by_status = {status: count for status, count in rows}
+        reconnects = session.scalar(select(func.sum(BotRow.stream_reconnects)))
         backlog = session.scalar(
             select(func.count())
             .select_from(WebhookOutboxRow)
             .where(WebhookOutboxRow.delivered_at.is_(None), WebhookOutboxRow.failed_at.is_(None))
         )
-        return Census(by_status, reconnects, backlog or 0)
+        return Census(by_status, reconnects or 0, backlog or 0)

@@ -2,8 +2,9 @@
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Delete, Engine, Update, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -17,19 +18,42 @@ class Database:
     sessions: sessionmaker[Session]
 
 
-def open_database(url: str, *, migrate: bool = False) -> Database:
+CONNECT_TIMEOUT_SECONDS = 10
+"""A connection attempt to a PostgreSQL host that is gone fails after this, so that a
+bot's lease renewal or a status write never hangs on it."""
+
+
+def open_database(url: str, *, migrate: bool = False, pool_size: int | None = None) -> Database:
     """Connect to `url`; with `migrate`, bring the schema up to date first.
 
     Only the API process migrates: bot processes open the same database and
-    trust that it is current. Query parameters never appear in errors (and so
-    never in logs): they are users' data.
+    trust that it is current. A bot asks for a small `pool_size`: a fleet of bots
+    each holding a full pool would use up PostgreSQL's connections. Query
+    parameters never appear in errors (and so never in logs): they are users' data.
     """
-    engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
-    if engine.dialect.name == "sqlite":
+    options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    dialect = make_url(url).get_backend_name()
+    if dialect == "postgresql":
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        if pool_size is not None:
+            options.update(pool_size=pool_size, max_overflow=pool_size)
+    engine = create_engine(url, **options)
+    if dialect == "sqlite":
         event.listen(engine, "connect", _tune_sqlite)
     if migrate:
         upgrade_schema(engine)
     return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+
+
+def changed(session: Session, statement: Update | Delete) -> bool:
+    """Run a conditional `UPDATE` or `DELETE`: True if it touched a row.
+
+    This is how the store settles races between processes: the condition is
+    checked under the row lock (PostgreSQL) or the write lock (SQLite), so of
+    several processes trying the same change, exactly one sees True.
+    """
+    result = session.execute(statement.execution_options(synchronize_session=False))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def preload(url: str) -> None:

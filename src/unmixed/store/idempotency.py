@@ -15,7 +15,7 @@ from sqlalchemy import LargeBinary, String, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from unmixed.store.database import Database
+from unmixed.store.database import Database, changed
 from unmixed.store.models import Base
 from unmixed.store.repository import Owner
 
@@ -82,17 +82,16 @@ def _retake(session: Session, row: IdempotencyRow, now: datetime) -> bool:
     row lock only orders their writes; the condition, checked again under the
     lock, lets the first one through and no other.
     """
-    retaken = session.execute(
+    return changed(
+        session,
         update(IdempotencyRow)
         .where(
             IdempotencyRow.request_key == row.request_key,
             IdempotencyRow.created_at == row.created_at,
             IdempotencyRow.status.is_(None),
         )
-        .values(created_at=now)
-        .execution_options(synchronize_session=False)
+        .values(created_at=now),
     )
-    return bool(retaken.rowcount)  # type: ignore[attr-defined]
 
 
 class IdempotencyKeys:

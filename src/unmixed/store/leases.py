@@ -9,16 +9,16 @@ declared lost once.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import Enum
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
-from unmixed.store.database import Database
+from unmixed.store.database import Database, changed
 from unmixed.store.models import BotRow
-from unmixed.store.repository import append_status, now
-from unmixed.wire.status import FINAL_CODES, StatusCode, SubCode
+from unmixed.store.repository import append_status, now, slots_held
+from unmixed.wire.status import StatusCode, SubCode
 
 PROCESS_LOST_MESSAGE = "the bot's process ended, or stopped renewing its lease, before it finished"
 NEVER_STARTED_MESSAGE = "the bot was handed to its launcher, but no process started it in time"
@@ -61,19 +61,16 @@ class Leases:
             )
             return [(bot_id, platform) for bot_id, platform in rows]
 
-    def next_join_at(self) -> datetime | None:
-        """The earliest `join_at` of a bot still to be dispatched."""
-        with self._sessions() as session:
-            return session.scalar(
-                select(func.min(BotRow.join_at)).where(
-                    BotRow.status == StatusCode.READY, BotRow.dispatched_at.is_(None)
-                )
-            )
-
     def mark_dispatched(self, bot_id: str) -> bool:
         """Take the bot for launching; False if another scheduler (or a deletion) took it."""
         with self._sessions.begin() as session:
             return _won(session, bot_id, _undispatched(), dispatched_at=now())
+
+    def undispatch(self, bot_id: str) -> bool:
+        """Give a bot whose launch failed (a queue briefly out of reach) back to the
+        schedulers, to be launched again; False if a process has claimed it since."""
+        with self._sessions.begin() as session:
+            return _won(session, bot_id, BotRow.status == StatusCode.READY, dispatched_at=None)
 
     def claim(self, bot_id: str, holder: str, lease: timedelta) -> bool:
         """Move a `ready` bot to `joining_call` under a lease held by `holder`; False
@@ -110,11 +107,12 @@ class Leases:
             return asked is not None
 
     def request_leave(self, bot_id: str) -> LeaveAsked:
-        """Ask the bot to leave. One not yet dispatched is called off on the spot
-        (`call_ended`/`bot_received_leave_call`, then `done`), so no scheduler starts it."""
+        """Ask the bot to leave. One no process has claimed yet (scheduled, or queued for
+        a worker) is called off on the spot (`call_ended`/`bot_received_leave_call`, then
+        `done`): a process that gets to it later finds it over, and never joins."""
         moment = now()
         with self._sessions.begin() as session:
-            if _won(session, bot_id, _undispatched(), dispatched_at=moment):
+            if _won(session, bot_id, BotRow.status == StatusCode.READY, dispatched_at=moment):
                 row = _row(session, bot_id)
                 append_status(
                     row, StatusCode.CALL_ENDED, SubCode.BOT_RECEIVED_LEAVE_CALL, None, moment
@@ -129,15 +127,21 @@ class Leases:
         with self._sessions() as session:
             return list(session.scalars(select(BotRow.id).where(BotRow.lease_until < now())))
 
-    def declare_lost(self, bot_id: str, *, only_if_expired: bool = True) -> bool:
-        """End a bot whose process is gone in `fatal`/`bot_process_lost`, taking its
-        lease, so that this happens once, whoever notices first. The one who saw the
-        process end passes `only_if_expired=False`: its lease may still run, or the
-        process may have ended before it claimed the bot."""
+    def declare_lost(self, bot_id: str) -> bool:
+        """End a bot whose lease ran out in `fatal`/`bot_process_lost`, taking its lease,
+        so that this happens once, whoever notices first."""
+        return self._lost(bot_id, BotRow.lease_until < now())
+
+    def process_ended(self, bot_id: str, holder: str) -> bool:
+        """The launcher saw `holder`'s process end: if that process held the bot (or
+        ended before any process claimed it), the bot is lost, now rather than when its
+        lease runs out. A second process of the bot, which lost the claim, ends nothing."""
+        claimed_by_it = (BotRow.holder == holder) & BotRow.lease_until.is_not(None)
+        unclaimed = BotRow.status == StatusCode.READY
+        return self._lost(bot_id, claimed_by_it | unclaimed)
+
+    def _lost(self, bot_id: str, condition: ColumnElement[bool]) -> bool:
         moment = now()
-        condition = (
-            BotRow.lease_until < moment if only_if_expired else BotRow.status.not_in(FINAL_CODES)
-        )
         with self._sessions.begin() as session:
             if not _won(session, bot_id, condition, lease_until=None):
                 return False
@@ -187,19 +191,7 @@ class Leases:
         """Bots that hold a bot slot: every unfinished bot dispatched or due within
         `ad_hoc_within` (a bot scheduled further ahead takes its slot when it starts)."""
         with self._sessions() as session:
-            count = session.scalar(
-                select(func.count())
-                .select_from(BotRow)
-                .where(
-                    BotRow.status.not_in(FINAL_CODES),
-                    or_(
-                        BotRow.dispatched_at.is_not(None),
-                        BotRow.join_at.is_(None),
-                        BotRow.join_at < now() + ad_hoc_within,
-                    ),
-                )
-            )
-            return count or 0
+            return slots_held(session, ad_hoc_within)
 
 
 def _undispatched() -> ColumnElement[bool]:
@@ -208,13 +200,7 @@ def _undispatched() -> ColumnElement[bool]:
 
 def _won(session: Session, bot_id: str, *conditions: ColumnElement[bool], **values: object) -> bool:
     """Set `values` on the bot if `conditions` hold: True if this call changed it."""
-    result = session.execute(
-        update(BotRow)
-        .where(BotRow.id == bot_id, *conditions)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return changed(session, update(BotRow).where(BotRow.id == bot_id, *conditions).values(**values))
 
 
 def _row(session: Session, bot_id: str) -> BotRow:

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, event, exists, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, object_session
 
 from unmixed.logs import register_secret
-from unmixed.store.database import Database
+from unmixed.store.database import Database, changed
 from unmixed.store.models import (
     BotRow,
     WebhookEndpointRow,
@@ -155,7 +155,8 @@ class Outbox:
             ).all()
             claimed = []
             for row, url, secret in candidates:
-                won = session.execute(
+                won = changed(
+                    session,
                     update(WebhookOutboxRow)
                     .where(
                         WebhookOutboxRow.id == row.id,
@@ -164,10 +165,9 @@ class Outbox:
                         WebhookOutboxRow.failed_at.is_(None),
                         free,
                     )
-                    .values(claimed_until=now + LEASE, attempts=row.attempts + 1)
-                    .execution_options(synchronize_session=False)
+                    .values(claimed_until=now + LEASE, attempts=row.attempts + 1),
                 )
-                if won.rowcount:  # type: ignore[attr-defined]
+                if won:
                     register_secret(secret)
                     claimed.append(
                         ClaimedEvent(

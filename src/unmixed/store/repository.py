@@ -4,13 +4,13 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, select, update
+from sqlalchemy import ColumnElement, exists, false, func, or_, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
-from unmixed.store.database import Database
+from unmixed.store.database import Database, changed
 from unmixed.store.models import ApiKey, BotRow, RecordingRow, StatusChangeRow
 from unmixed.store.outbox import enqueue_status_event
 from unmixed.wire.bots import (
@@ -159,12 +159,38 @@ class RecordingRef:
     started_at: datetime
 
 
+@dataclass(frozen=True)
+class SlotLimit:
+    """How many bots may hold a slot, and how soon a bot is due for it to hold one."""
+
+    capacity: int
+    ad_hoc_within: timedelta
+
+
+class NoFreeSlot(Exception):
+    """Every bot slot is held."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(f"all {capacity} bot slots are held")
+        self.capacity = capacity
+
+
 class Bots:
     def __init__(self, database: Database) -> None:
         self._sessions = database.sessions
 
-    def create(self, request: BotCreate, meeting: MeetingUrl, owner: Owner) -> Bot:
+    def create(
+        self,
+        request: BotCreate,
+        meeting: MeetingUrl,
+        owner: Owner,
+        *,
+        slots: SlotLimit | None = None,
+    ) -> Bot:
         """Store a new bot in `ready`, giving its artifact and each endpoint an id.
+        With `slots`, only if a slot is free (else `NoFreeSlot`): counted and taken in
+        one transaction, under a lock every API process takes, so that two requests
+        never both take the last slot, whichever replica they reach.
 
         Like every write of a bot, it is rendered before it commits (`_rendered`).
         """
@@ -179,6 +205,8 @@ class Bots:
         _write_request(row, request, meeting)
         row.status_changes.append(StatusChangeRow(code=StatusCode.READY, created_at=moment))
         with self._sessions.begin() as session:
+            if slots is not None:
+                _admit(session, slots)
             session.add(row)
             return _rendered(session, row)
 
@@ -199,12 +227,22 @@ class Bots:
                 else None,
             )
 
-    def update(self, bot_id: str, request: BotCreate, meeting: MeetingUrl) -> Bot:
+    def update(
+        self,
+        bot_id: str,
+        request: BotCreate,
+        meeting: MeetingUrl,
+        *,
+        slots: SlotLimit | None = None,
+    ) -> Bot:
         """Rewrite a bot that has not been dispatched from its changed request. Its
         artifacts and endpoints keep their ids while their config is unchanged; a new
-        config gets new ids, as at creation."""
+        config gets new ids, as at creation. With `slots`, as `create`: the bot is
+        brought within the ad hoc window, so it needs a free slot."""
         with self._sessions.begin() as session:
             row = _ready_row(session, bot_id)
+            if slots is not None:
+                _admit(session, slots)
             if request.recording_config.model_dump(mode="json") != row.recording_config:
                 row.recording_config = _identified(request.recording_config)
             _write_request(row, request, meeting)
@@ -303,6 +341,39 @@ class Bots:
             return RecordingRef(id=recording.id, started_at=moment)
 
 
+ADMISSION_LOCK_KEY = int.from_bytes(b"unmixed+")
+"""The PostgreSQL advisory lock around counting slots and storing a bot."""
+
+
+def _admit(session: Session, slots: SlotLimit) -> None:
+    """`NoFreeSlot` unless a slot is free; admissions are serialised for the rest of the
+    transaction: on PostgreSQL by an advisory lock, on SQLite by writing first, which
+    takes the database's write lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADMISSION_LOCK_KEY})
+    else:
+        session.execute(update(BotRow).where(false()).values(status=BotRow.status))
+    if slots_held(session, slots.ad_hoc_within) >= slots.capacity:
+        raise NoFreeSlot(slots.capacity)
+
+
+def slots_held(session: Session, ad_hoc_within: timedelta) -> int:
+    """Unfinished bots dispatched, or due within `ad_hoc_within` (or with no `join_at`)."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(BotRow)
+        .where(
+            BotRow.status.not_in(FINAL_CODES),
+            or_(
+                BotRow.dispatched_at.is_not(None),
+                BotRow.join_at.is_(None),
+                BotRow.join_at < now() + ad_hoc_within,
+            ),
+        )
+    )
+    return count or 0
+
+
 class BotNotReady(Exception):
     """The bot has been dispatched: some scheduler (this API's or another's) took it."""
 
@@ -326,13 +397,9 @@ def _locked_row(session: Session, bot_id: str, *conditions: ColumnElement[bool])
     at once and checks under it, where a `SELECT ... FOR UPDATE` would check a
     snapshot on SQLite that another process may have changed since.
     """
-    result = session.execute(
-        update(BotRow)
-        .where(BotRow.id == bot_id, *conditions)
-        .values(status=BotRow.status)
-        .execution_options(synchronize_session=False)
-    )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not changed(
+        session, update(BotRow).where(BotRow.id == bot_id, *conditions).values(status=BotRow.status)
+    ):
         return None
     return session.get_one(BotRow, bot_id, populate_existing=True)
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from unmixed.logs import register_secret
-from unmixed.store.database import Database
+from unmixed.store.database import Database, changed
 from unmixed.store.models import WebhookEndpointRow, WebhookSecretRow
 from unmixed.store.outbox import owned_by
 from unmixed.store.repository import Owner
@@ -84,13 +84,13 @@ class WebhookEndpoints:
         """Delete the account's endpoint and its undelivered events; False if it has none
         by that id."""
         with self._sessions.begin() as session:
-            result = session.execute(
+            return changed(
+                session,
                 delete(WebhookEndpointRow).where(
                     WebhookEndpointRow.id == endpoint_id,
                     owned_by(WebhookEndpointRow.api_key_id, owner.key_id),
-                )
+                ),
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def secret(self, owner: Owner) -> str | None:
         """The account's verification secret, if it has one yet."""
@@ -112,13 +112,13 @@ class WebhookEndpoints:
         secret = new_secret()
         register_secret(secret)
         with self._sessions.begin() as session:
-            replaced = session.execute(
+            replaced = changed(
+                session,
                 update(WebhookSecretRow)
                 .where(owned_by(WebhookSecretRow.api_key_id, owner.key_id))
-                .values(secret=secret, created_at=datetime.now(UTC))
-                .execution_options(synchronize_session=False)
+                .values(secret=secret, created_at=datetime.now(UTC)),
             )
-            if not replaced.rowcount:  # type: ignore[attr-defined]
+            if not replaced:
                 _store_secret(session, owner, secret)
         return secret
 

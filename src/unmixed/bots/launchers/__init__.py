@@ -4,12 +4,12 @@ Only the one configured is imported: Celery and the Kubernetes client are
 optional extras, and the API never loads what it does not use.
 """
 
-from unmixed.bots.launchers.base import BotJob, Launcher, LaunchFailed
+from unmixed.bots.launchers.base import BotJob, CapacityUnknown, Launcher, LaunchFailed
 from unmixed.settings import Settings
 from unmixed.store import Bots
 from unmixed.store.leases import Leases
 
-__all__ = ["BotJob", "LaunchFailed", "Launcher", "open_launcher"]
+__all__ = ["BotJob", "CapacityUnknown", "LaunchFailed", "Launcher", "open_launcher"]
 
 
 def open_launcher(settings: Settings, bots: Bots, leases: Leases) -> Launcher:

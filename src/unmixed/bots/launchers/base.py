@@ -16,6 +16,10 @@ class LaunchFailed(Exception):
     """The launcher could not hand the bot over: nothing will run it."""
 
 
+class CapacityUnknown(Exception):
+    """The launcher cannot count its slots right now (the registry is out of reach)."""
+
+
 @dataclass(frozen=True)
 class BotJob:
     """A bot to start: its id, and its platform, which says what it needs
@@ -34,7 +38,8 @@ class Launcher(Protocol):
 
     async def capacity(self) -> int | None:
         """How many bots may run at once in all (None: no limit known here, as on a
-        cluster that queues what it cannot place)."""
+        cluster that places what it can and queues the rest); `CapacityUnknown` if it
+        cannot be counted now."""
 
     async def close(self) -> None:
         """Stop launching. A launcher whose bots are its own children (`local`) asks

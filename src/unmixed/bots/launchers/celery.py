@@ -3,9 +3,11 @@ number of machines, handed over through Redis by Celery.
 
 A worker runs one bot per slot. It fetches a bot only when it has a free slot
 (`worker_disable_prefetch`, a prefetch of one), and the message is acknowledged
-as the task starts, that is, when the bot's process is started: a redelivery can
+as its task starts, just before the bot's process is forked: a redelivery can
 never start a second bot for the same meeting (and if one did, the bot's claim in
-the store, a conditional update, would let only one of them run).
+the store, a conditional update, would let only one of them run). A message lost
+with a worker that died holding it leaves its bot unclaimed; the reaper ends such a
+bot after `START_WITHIN`.
 
 Each worker announces its slots in Redis under a key that expires unless the
 worker renews it, so the API knows the fleet's capacity without asking anyone,
@@ -20,7 +22,7 @@ import os
 import socket
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import structlog
 from celery import Celery
@@ -29,20 +31,25 @@ from prometheus_client.core import Metric
 from redis import Redis
 from redis.exceptions import RedisError
 
-from unmixed.bots.launchers.base import BotJob, LaunchFailed
+from unmixed.bots.exits import BOT_ERRORED_MESSAGE
+from unmixed.bots.launchers.base import BotJob, CapacityUnknown, LaunchFailed
 from unmixed.bots.launchers.settle import settle_exit
 from unmixed.bots.launchers.warm import BotForker
-from unmixed.bots.scheduler import REAP_SECONDS, reap
+from unmixed.bots.reaper import SWEEP_SECONDS, Reaper
 from unmixed.commands import channel
 from unmixed.metrics import gauge
 from unmixed.settings import Settings
 from unmixed.store import Bots, open_database
 from unmixed.store.leases import Leases
+from unmixed.wire.status import StatusCode, SubCode
 from unmixed.worker_http import serve_health
 
 QUEUE = "unmixed.bots"
 TASK = "unmixed.run_bot"
+WORKERS_KEY = "unmixed:workers"
+"""A set of the names of the workers that have announced their slots."""
 WORKER_KEY_PREFIX = "unmixed:workers:"
+"""Each worker's announcement, under its name: its slots, expiring unless renewed."""
 ANNOUNCE_SECONDS = 5.0
 WORKER_KEY_TTL_SECONDS = 15
 """A worker's slots count for this long after it last announced them."""
@@ -81,7 +88,7 @@ class CeleryLauncher:
     def __init__(self, settings: Settings) -> None:
         redis_url = redis_url_of(settings)
         self._app = celery_app(redis_url)
-        self._redis = Redis.from_url(redis_url)
+        self._redis = Redis.from_url(redis_url, decode_responses=True)
 
     async def launch(self, job: BotJob) -> None:
         try:
@@ -99,13 +106,29 @@ class CeleryLauncher:
 
 
 def fleet_slots(redis: Redis) -> int:
+    """The slots every live worker announced: the workers named in the registry's set
+    whose announcement has not expired (the names of expired ones are dropped)."""
     try:
-        keys = list(redis.scan_iter(match=WORKER_KEY_PREFIX + "*"))
-        announced = redis.mget(keys) if keys else []
+        names = sorted(cast(set[str], redis.smembers(WORKERS_KEY)))
+        announced = cast(
+            list[str | None],
+            redis.mget([WORKER_KEY_PREFIX + name for name in names]) if names else [],
+        )
+        gone = [name for name, value in zip(names, announced, strict=True) if value is None]
+        if gone:
+            redis.srem(WORKERS_KEY, *gone)
     except RedisError as error:
-        log.warning("could not read the workers' slots", error=str(error))
+        raise CapacityUnknown(f"the worker registry is out of reach: {error}") from error
+    return sum(_announced_slots(value) for value in announced if value is not None)
+
+
+def _announced_slots(value: str) -> int:
+    """A worker's announced slots; 0 for an announcement that makes no sense."""
+    try:
+        slots = json.loads(value)["slots"]
+    except (ValueError, TypeError, KeyError):
         return 0
-    return sum(json.loads(value)["slots"] for value in announced if value is not None)
+    return slots if isinstance(slots, int) and slots > 0 else 0
 
 
 class Worker:
@@ -151,7 +174,9 @@ class Worker:
             worker.start()
         finally:
             self._stopping.set()
-            self._redis.delete(WORKER_KEY_PREFIX + self.name)
+            with contextlib.suppress(RedisError):  # else it expires on its own
+                self._redis.delete(WORKER_KEY_PREFIX + self.name)
+                self._redis.srem(WORKERS_KEY, self.name)
             self._forking.close()
 
     def _on_ready(self, metrics_address: tuple[str, int] | None) -> None:
@@ -166,13 +191,21 @@ class Worker:
         log.info("starting bot", bot=bot_id, worker=self.name)
         with self._lock:
             self._running.add(bot_id)
+        if self._stopping.is_set():  # taken as the worker began to stop: it leaves at once
+            self._ask_to_leave(bot_id)
         try:
-            exit_code = self._forking.run_bot(bot_id)
+            pid, exit_code = self._forking.run_bot(bot_id)
+        except Exception:
+            log.exception("could not start the bot's process", bot=bot_id)
+            self._bots.change_status(
+                bot_id, StatusCode.FATAL, SubCode.BOT_ERRORED, BOT_ERRORED_MESSAGE
+            )
+            return
         finally:
             with self._lock:
                 self._running.discard(bot_id)
         log.info("bot process exited", bot=bot_id, exit_code=exit_code)
-        settle_exit(self._bots, self._leases, bot_id, exit_code, stopping=False)
+        settle_exit(self._bots, self._leases, bot_id, pid, exit_code, stopping=False)
 
     def _on_shutdown(self, **_: Any) -> None:
         """The worker is stopping: each of its bots is asked to leave, through the
@@ -181,9 +214,12 @@ class Worker:
         with self._lock:
             bot_ids = list(self._running)
         for bot_id in bot_ids:
-            self._leases.request_leave(bot_id)
-            with contextlib.suppress(RedisError):  # the bot then finds it at its next poll
-                self._redis.publish(channel(bot_id), "command")
+            self._ask_to_leave(bot_id)
+
+    def _ask_to_leave(self, bot_id: str) -> None:
+        self._leases.request_leave(bot_id)
+        with contextlib.suppress(RedisError):  # the bot then finds it at its next poll
+            self._redis.publish(channel(bot_id), "command")
 
     def _metrics(self) -> list[Metric]:
         running = self.running
@@ -198,19 +234,23 @@ class Worker:
     def _announce_slots(self) -> None:
         while not self._stopping.is_set():
             try:
-                self._redis.set(
-                    WORKER_KEY_PREFIX + self.name,
-                    json.dumps({"slots": self.slots, "running": self.running}),
-                    ex=WORKER_KEY_TTL_SECONDS,
-                )
+                with self._redis.pipeline() as announcement:
+                    announcement.set(
+                        WORKER_KEY_PREFIX + self.name,
+                        json.dumps({"slots": self.slots, "running": self.running}),
+                        ex=WORKER_KEY_TTL_SECONDS,
+                    )
+                    announcement.sadd(WORKERS_KEY, self.name)
+                    announcement.execute()
             except RedisError as error:
                 log.warning("could not announce this worker's slots", error=str(error))
             self._stopping.wait(ANNOUNCE_SECONDS)
 
     def _reap_leases(self) -> None:
-        while not self._stopping.wait(REAP_SECONDS):
+        reaper = Reaper(self._leases)
+        while not self._stopping.wait(SWEEP_SECONDS):
             try:
-                reap(self._leases)
+                reaper.sweep()
             except Exception:
                 log.exception("could not look for expired leases")
 
@@ -231,14 +271,14 @@ class _ForkingLoop:
     def _call(self, work: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(work, self._loop).result()
 
-    def run_bot(self, bot_id: str) -> int | None:
-        """Fork the bot and wait for it to end: its exit code (None if unknown)."""
+    def run_bot(self, bot_id: str) -> tuple[int, int | None]:
+        """Fork the bot and wait for it to end: its pid and exit code (None if unknown)."""
         return self._call(self._run(bot_id))
 
-    async def _run(self, bot_id: str) -> int | None:
+    async def _run(self, bot_id: str) -> tuple[int, int | None]:
         process = await self._forker.launch(bot_id)
         log.info("bot process started", bot=bot_id, pid=process.pid)
-        return await process.wait()
+        return process.pid, await process.wait()
 
     def close(self) -> None:
         """End the warm process (bots still running go on) and the loop."""

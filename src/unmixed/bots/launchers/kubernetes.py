@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from unmixed.bots.launchers.base import BotJob, LaunchFailed
-from unmixed.bots.platforms import BROWSER_PLATFORMS
 from unmixed.settings import Settings
 
 if TYPE_CHECKING:
@@ -81,7 +80,7 @@ def job_manifest(job: BotJob, settings: Settings) -> dict[str, Any]:
         "app.kubernetes.io/component": "bot",
         "unmixed.dev/bot-id": job.bot_id,
     }
-    resources = BROWSER_RESOURCES if job.platform in BROWSER_PLATFORMS else NATIVE_RESOURCES
+    resources = BROWSER_RESOURCES if job.platform.needs_browser else NATIVE_RESOURCES
     container = {
         "name": "bot",
         "image": settings.kubernetes_image,

@@ -75,7 +75,13 @@ class LocalLauncher:
             del self._processes[bot_id]
         log.info("bot process exited", bot=bot_id, exit_code=exit_code)
         await asyncio.to_thread(
-            settle_exit, self._bots, self._leases, bot_id, exit_code, stopping=self._stopping
+            settle_exit,
+            self._bots,
+            self._leases,
+            bot_id,
+            process.pid,
+            exit_code,
+            stopping=self._stopping,
         )
 
     async def close(self) -> None:

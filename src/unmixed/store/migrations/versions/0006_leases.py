@@ -24,8 +24,14 @@ def upgrade() -> None:
             sa.Column("stream_reconnects", sa.Integer(), nullable=False, server_default="0")
         )
         bots.create_index("ix_bots_lease_until", ["lease_until"])
-    # Bots already past `ready` were started by the API that made them.
+    # Bots already past `ready` were started by the API that made them. Those not
+    # finished get a lease that has run out: a bot still running renews it within
+    # seconds, and one whose API died with it is ended by the reaper, not left
+    # holding a slot forever.
     op.execute("UPDATE bots SET dispatched_at = created_at WHERE status != 'ready'")
+    op.execute(
+        "UPDATE bots SET lease_until = created_at WHERE status NOT IN ('ready', 'done', 'fatal')"
+    )
 
 
 def downgrade() -> None:
