@@ -435,11 +435,6 @@ def test_no_container_replaces_the_images_entrypoint() -> None:
             assert container["args"][0] == "unmixed", label
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="job_manifest (src/unmixed/bots/launchers/kubernetes.py) sets the bot's `command`, "
-    "which replaces the image's tini: it should be `args`. Drop this mark once it is.",
-)
 def test_bot_jobs_keep_the_images_entrypoint() -> None:
     manifest = job_manifest(BotJob(BOT_ID, Platform.MICROSOFT_TEAMS), Settings())
     [container] = manifest["spec"]["template"]["spec"]["containers"]

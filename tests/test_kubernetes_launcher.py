@@ -76,7 +76,7 @@ def test_the_job_runs_the_bot_once_under_a_name_kubernetes_takes() -> None:
         "unmixed.dev/bot-id": BOT_ID,
     }
     assert manifest["spec"]["template"]["metadata"]["labels"] == manifest["metadata"]["labels"]
-    assert container(manifest)["command"] == ["python", "-m", "unmixed.bots.runner", BOT_ID]
+    assert container(manifest)["args"] == ["python", "-m", "unmixed.bots.runner", BOT_ID]
     assert container(manifest)["image"] == "registry.example.com/unmixed:0.1.0"
     assert manifest["spec"]["backoffLimit"] == 0
     assert manifest["spec"]["template"]["spec"]["restartPolicy"] == "Never"

@@ -75,13 +75,18 @@ def worker(
     metrics_port: Annotated[int, typer.Option(help="Port for /healthz and /metrics.")] = 9187,
 ) -> None:
     """Run bots for the celery launcher (UNMIXED_REDIS_URL, UNMIXED_DATABASE_URL)."""
-    from unmixed.bots.launchers.celery import Worker
+    from unmixed.bots.launchers.celery import StoreNotShared, Worker
 
     configure_logging(process="worker")
     settings = Settings()
     for url in (settings.database_url, settings.redis_url):
         register_secret(urlsplit(url.get_secret_value()).password if url else None)
-    Worker(settings, slots=slots, name=name).run((metrics_host, metrics_port))
+    try:
+        worker = Worker(settings, slots=slots, name=name)
+    except (StoreNotShared, ValueError) as error:
+        console.print(f"[red]cannot start the worker:[/] {error}")
+        raise typer.Exit(2) from error
+    worker.run((metrics_host, metrics_port))
 
 
 def _stored_keys() -> "ApiKeys":

@@ -30,6 +30,7 @@ from celery.signals import worker_ready, worker_shutting_down
 from prometheus_client.core import Metric
 from redis import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import inspect
 
 from unmixed.bots.exits import BOT_ERRORED_MESSAGE
 from unmixed.bots.launchers.base import BotJob, CapacityUnknown, LaunchFailed
@@ -131,6 +132,10 @@ def _announced_slots(value: str) -> int:
     return slots if isinstance(slots, int) and slots > 0 else 0
 
 
+class StoreNotShared(RuntimeError):
+    """The worker's database is not one an API has made: it could run no bot."""
+
+
 class Worker:
     """`unmixed worker`: runs bots for the celery launcher, `slots` at once."""
 
@@ -139,6 +144,11 @@ class Worker:
         self.slots = slots
         self.name = name or f"unmixed@{socket.gethostname()}:{os.getpid()}"
         database = open_database(settings.resolved_database_url())
+        if not inspect(database.engine).has_table("bots"):
+            raise StoreNotShared(
+                "the store has no bots: point UNMIXED_DATABASE_URL at the API's database "
+                "(PostgreSQL, when workers run on other machines)"
+            )
         self._bots = Bots(database)
         self._leases = Leases(database)
         self._redis = Redis.from_url(redis_url_of(settings))

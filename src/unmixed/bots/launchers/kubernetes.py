@@ -84,7 +84,7 @@ def job_manifest(job: BotJob, settings: Settings) -> dict[str, Any]:
     container = {
         "name": "bot",
         "image": settings.kubernetes_image,
-        "command": ["python", "-m", "unmixed.bots.runner", job.bot_id],
+        "args": ["python", "-m", "unmixed.bots.runner", job.bot_id],
         "envFrom": [{"secretRef": {"name": settings.kubernetes_bot_secret}}],
         "env": [{"name": "UNMIXED_LAUNCHER", "value": "kubernetes"}],
         "resources": resources,
