@@ -16,7 +16,8 @@ from unmixed.client import AsyncUnmixedClient
 from unmixed.logs import configure_logging
 from unmixed.receiver import AudioReceiver
 from unmixed.settings import Settings
-from unmixed.store import open_database
+from unmixed.store import Bots, Database, open_database
+from unmixed.store.leases import Leases
 from unmixed.testbed.redis import RedisServer
 from unmixed.testbed.server import JanusServer
 
@@ -106,3 +107,21 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield url
     if server is not None:
         server.drop_database(url)
+
+
+@pytest.fixture
+def database(store_url: str) -> Iterator[Database]:
+    """The store at `store_url`, opened as one process would open it."""
+    database = open_database(store_url)
+    yield database
+    database.engine.dispose()
+
+
+@pytest.fixture
+def bots(database: Database) -> Bots:
+    return Bots(database)
+
+
+@pytest.fixture
+def leases(database: Database) -> Leases:
+    return Leases(database)

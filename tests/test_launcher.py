@@ -16,15 +16,15 @@ import psutil
 import pytest
 from pydantic import SecretStr
 
+from tests.stored import new_bot
 from unmixed.bots.exits import ALREADY_CLAIMED_EXIT_CODE
 from unmixed.bots.launchers import BotJob, LaunchFailed
 from unmixed.bots.launchers.local import LocalLauncher
 from unmixed.bots.launchers.warm import BotForker
 from unmixed.settings import Settings
-from unmixed.store import ENVIRONMENT_KEY, Bots, Database, open_database
+from unmixed.store import Bots, Database, open_database
 from unmixed.store.leases import Leases, LeaveAsked
-from unmixed.wire.bots import BotCreate
-from unmixed.wire.meeting_url import Platform, parse_meeting_url
+from unmixed.wire.meeting_url import Platform
 from unmixed.wire.status import StatusCode, SubCode
 
 API_KEY = "launcher-test-api-key"
@@ -73,21 +73,6 @@ def database(settings: Settings) -> Iterator[Database]:
     database = open_database(settings.resolved_database_url())
     yield database
     database.engine.dispose()
-
-
-@pytest.fixture
-def bots(database: Database) -> Bots:
-    return Bots(database)
-
-
-@pytest.fixture
-def leases(database: Database) -> Leases:
-    return Leases(database)
-
-
-def new_bot(bots: Bots, meeting_url: str) -> str:
-    request = BotCreate(meeting_url=meeting_url)
-    return bots.create(request, parse_meeting_url(meeting_url), ENVIRONMENT_KEY).id
 
 
 def bot_environment(settings: Settings) -> dict[str, str]:

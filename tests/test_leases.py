@@ -2,44 +2,18 @@
 PostgreSQL, checked with processes' worth of threads racing for the same bots."""
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import pytest
-
-from unmixed.store import ENVIRONMENT_KEY, Bots, Database, open_database
+from tests.stored import new_bot
+from unmixed.store import Bots, open_database
 from unmixed.store.leases import Leases, LeaveAsked
-from unmixed.wire.bots import BotCreate
 from unmixed.wire.status import StatusCode, SubCode
 
-MEETING = "testbed://127.0.0.1:1/1"
 LEASE = timedelta(seconds=15)
 RACERS = 4
 BOTS = 25
-
-
-@pytest.fixture
-def database(store_url: str) -> Iterator[Database]:
-    database = open_database(store_url)
-    yield database
-    database.engine.dispose()
-
-
-@pytest.fixture
-def bots(database: Database) -> Bots:
-    return Bots(database)
-
-
-@pytest.fixture
-def leases(database: Database) -> Leases:
-    return Leases(database)
-
-
-def new_bot(bots: Bots, *, join_in: float | None = None) -> str:
-    join_at = None if join_in is None else datetime.now(UTC) + timedelta(seconds=join_in)
-    request = BotCreate(meeting_url=MEETING, join_at=join_at)
-    return bots.create(request, request.parsed_meeting_url(), ENVIRONMENT_KEY).id
 
 
 def race(

@@ -5,21 +5,20 @@ would run: what is tested here is what reaches them, and when."""
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
+from tests.stored import new_bot
 from unmixed.bots.launchers import BotJob
 from unmixed.bots.reaper import Reaper
 from unmixed.bots.scheduler import Scheduler
-from unmixed.store import ENVIRONMENT_KEY, Bots, Database, open_database
+from unmixed.store import Bots, Database, open_database
 from unmixed.store.leases import Leases
-from unmixed.wire.bots import BotCreate
 from unmixed.wire.status import StatusCode, SubCode
 
-MEETING = "testbed://127.0.0.1:1/1"
 LEAD = timedelta(seconds=1.5)
 
 
@@ -53,24 +52,6 @@ class RecordingLauncher:
 
     async def close(self) -> None:
         pass
-
-
-@pytest.fixture
-def database(store_url: str) -> Iterator[Database]:
-    database = open_database(store_url)
-    yield database
-    database.engine.dispose()
-
-
-@pytest.fixture
-def bots(database: Database) -> Bots:
-    return Bots(database)
-
-
-def new_bot(bots: Bots, *, join_in: float | None = None) -> str:
-    join_at = None if join_in is None else datetime.now(UTC) + timedelta(seconds=join_in)
-    request = BotCreate(meeting_url=MEETING, join_at=join_at)
-    return bots.create(request, request.parsed_meeting_url(), ENVIRONMENT_KEY).id
 
 
 def scheduler(store_url: str, launches: Launches, stack: AsyncExitStack) -> Scheduler:
