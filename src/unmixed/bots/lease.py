@@ -75,6 +75,8 @@ class BotLease(Service):
         every second; with Redis, whose notice wakes the bot, only at renewals."""
         loop = asyncio.get_running_loop()
         async with command_notices(self._redis_url, self._bot_id) as subscription:
+            if await self._asked_to_leave():  # before it subscribed: no notice will come
+                return
             notices = subscription
             renew_at = loop.time() + RENEW_SECONDS
             while True:
