@@ -21,6 +21,7 @@ import json
 import os
 import socket
 import threading
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar, cast
 
@@ -40,7 +41,7 @@ from unmixed.bots.reaper import SWEEP_SECONDS, Reaper
 from unmixed.commands import channel
 from unmixed.metrics import gauge
 from unmixed.settings import Settings
-from unmixed.store import Bots, open_database
+from unmixed.store import Bots, Database, open_database
 from unmixed.store.leases import Leases
 from unmixed.wire.status import StatusCode, SubCode
 from unmixed.worker_http import serve_health
@@ -51,6 +52,7 @@ WORKERS_KEY = "unmixed:workers"
 """A set of the names of the workers that have announced their slots."""
 WORKER_KEY_PREFIX = "unmixed:workers:"
 """Each worker's announcement, under its name: its slots, expiring unless renewed."""
+SCHEMA_WAIT_SECONDS = 60.0
 ANNOUNCE_SECONDS = 5.0
 WORKER_KEY_TTL_SECONDS = 15
 """A worker's slots count for this long after it last announced them."""
@@ -136,6 +138,21 @@ class StoreNotShared(RuntimeError):
     """The worker's database is not one an API has made: it could run no bot."""
 
 
+def _wait_for_schema(database: Database) -> None:
+    """Until an API has made the store's tables (API and workers may start together);
+    `StoreNotShared` if none has after `SCHEMA_WAIT_SECONDS`. Nothing announces a new
+    table, so the database is asked every second."""
+    deadline = time.monotonic() + SCHEMA_WAIT_SECONDS
+    while not inspect(database.engine).has_table("bots"):
+        if time.monotonic() > deadline:
+            raise StoreNotShared(
+                "the store has no bots: point UNMIXED_DATABASE_URL at the API's database "
+                "(PostgreSQL, when workers run on other machines)"
+            )
+        log.info("waiting for an API to set up the store")
+        time.sleep(1.0)
+
+
 class Worker:
     """`unmixed worker`: runs bots for the celery launcher, `slots` at once."""
 
@@ -144,11 +161,7 @@ class Worker:
         self.slots = slots
         self.name = name or f"unmixed@{socket.gethostname()}:{os.getpid()}"
         database = open_database(settings.resolved_database_url())
-        if not inspect(database.engine).has_table("bots"):
-            raise StoreNotShared(
-                "the store has no bots: point UNMIXED_DATABASE_URL at the API's database "
-                "(PostgreSQL, when workers run on other machines)"
-            )
+        _wait_for_schema(database)
         self._bots = Bots(database)
         self._leases = Leases(database)
         self._redis = Redis.from_url(redis_url_of(settings))
