@@ -111,18 +111,20 @@ async def local_stack(
         )
     async with AsyncExitStack() as stack:
         janus = await stack.enter_async_context(JanusServer())
-        worker = None
+        redis_url = None
         if launcher == "celery":
-            redis = await stack.enter_async_context(RedisServer())
+            redis_url = (await stack.enter_async_context(RedisServer())).url
             settings = settings.model_copy(
-                update={"launcher": "celery", "redis_url": SecretStr(redis.url)}
+                update={"launcher": "celery", "redis_url": SecretStr(redis_url)}
             )
+        receiver = await stack.enter_async_context(AudioReceiver(out_dir=out_dir))
+        api = await stack.enter_async_context(ApiServer(settings))  # it sets up the store
+        client = await stack.enter_async_context(AsyncUnmixedClient(api.url, api_key))
+        worker = None
+        if redis_url is not None:
             worker = _start_worker(settings, bots, work_dir)
             stack.callback(_stop_worker, worker)
-            await _worker_announced(redis.url)
-        receiver = await stack.enter_async_context(AudioReceiver(out_dir=out_dir))
-        api = await stack.enter_async_context(ApiServer(settings))
-        client = await stack.enter_async_context(AsyncUnmixedClient(api.url, api_key))
+            await _worker_announced(redis_url)
         yield LocalStack(janus, receiver, api, client, worker)
 
 
