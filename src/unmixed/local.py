@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import SecretStr
 from redis.asyncio import Redis
@@ -57,12 +57,14 @@ class LocalStack:
             bot.id, {StatusCode.IN_CALL_RECORDING, *FINISHED}, timeout=BOT_READY_TIMEOUT
         )
 
-    async def create_bot(self, meeting_url: str, bot_name: str = "unmixed") -> Bot:
-        """Create a bot that streams to this stack's receiver, with Recall's request shape;
-        the API answers at once, before the bot has joined."""
+    async def create_bot(self, meeting_url: str, bot_name: str = "unmixed", **options: Any) -> Bot:
+        """Create a bot that streams to this stack's receiver, with Recall's request shape
+        (and any other fields of it in `options`); the API answers at once, before the
+        bot has joined."""
         return await self.client.create_bot(
             meeting_url=meeting_url,
             bot_name=bot_name,
+            **options,
             recording_config={
                 "audio_separate_raw": {},
                 "realtime_endpoints": [

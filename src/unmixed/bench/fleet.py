@@ -41,6 +41,10 @@ from unmixed.wire.status import StatusCode
 
 Launcher = Literal["local", "celery"]
 
+STAY_AFTER_SPEAKERS = {"everyone_left_timeout": 120}
+"""The bench ends its bots itself once the speakers have left (to time `leave_call` and
+a dead worker's detection): they must not leave on their own first."""
+
 READY_TIMEOUT = 300.0
 """Seconds for every bot to be recording: bots started together share two cores."""
 
@@ -247,7 +251,12 @@ def _figures(speakers: int, floor: Floor, run: _Run) -> FleetFigures:
 async def _start_fleet(stack: LocalStack, meeting_url: str, bots: int) -> list[Startup]:
     """Create every bot at once, then wait until each is recording or has ended."""
     created = await asyncio.gather(
-        *(stack.create_bot(meeting_url, bot_name=f"bench-{index + 1}") for index in range(bots))
+        *(
+            stack.create_bot(
+                meeting_url, bot_name=f"bench-{index + 1}", automatic_leave=STAY_AFTER_SPEAKERS
+            )
+            for index in range(bots)
+        )
     )
     return list(await asyncio.gather(*(_started(stack, bot) for bot in created)))
 
