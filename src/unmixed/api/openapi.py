@@ -26,6 +26,7 @@ _DESCRIPTIONS = {
     413: "The request body is over the server's cap.",
     422: "This `Idempotency-Key` was used within the hour for a request with another body.",
     429: "Too many requests for this key; wait `Retry-After` seconds.",
+    503: "The bot slots cannot be counted now (Redis is out of reach); retry later.",
     507: "Every bot slot of the server is busy; retry after `Retry-After` seconds.",
 }
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
@@ -45,7 +46,7 @@ def documented_errors(statuses: tuple[int, ...]) -> dict[int | str, dict[str, An
     responses: dict[int | str, dict[str, Any]] = {}
     for status in sorted({*COMMON_ERRORS, *statuses}):
         responses[status] = {"model": ApiError, "description": _DESCRIPTIONS[status]}
-        if status in (429, 507):
+        if status in (429, 503, 507):
             responses[status]["headers"] = _RETRY_AFTER
     return responses
 

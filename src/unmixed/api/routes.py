@@ -45,7 +45,7 @@ PlatformFilter = Annotated[list[Platform], Query(max_length=MAX_FILTER_VALUES)]
 route = slashed_routes(router)
 
 
-@route("POST", "/bot", status_code=201, response_model=Bot, errors=(400, 507))
+@route("POST", "/bot", status_code=201, response_model=Bot, errors=(400, 503, 507))
 async def create_bot(request: BotCreate, owner: Caller, state: State) -> Bot:
     meeting = _checked_meeting(request, state)
     slots = await _slot_limit(state) if _ad_hoc(request.join_at) else None
@@ -191,7 +191,7 @@ async def retrieve_bot(bot_id: str, owner: Caller, state: State) -> Bot:
     return await _owned_bot(state, bot_id, owner)
 
 
-@route("PATCH", "/bot/{bot_id}", response_model=Bot, errors=(400, 404, 507))
+@route("PATCH", "/bot/{bot_id}", response_model=Bot, errors=(400, 404, 503, 507))
 async def update_bot(bot_id: str, changes: BotUpdate, owner: Caller, state: State) -> Bot:
     """Recall's Update Scheduled Bot: only a bot not yet dispatched can change. A
     `join_at` moved within the ad hoc window takes a bot slot, as a new bot would."""
