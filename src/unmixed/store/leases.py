@@ -1,24 +1,29 @@
 """Who runs which bot, and what it has been asked to do: the store's side of
 running bots on many machines.
 
-Every change here that more than one process may try at once is one
+Leases are written and compared by the store's clock (`_clock`). Every change
+here that more than one process may try at once is one
 conditional `UPDATE` whose row count says who won, so it is atomic on SQLite
 (one writer at a time) and on PostgreSQL (the row lock, and the condition
 checked again after it) alike: a bot is dispatched once, claimed once,
 declared lost once.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, DateTime, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from unmixed.store.database import Database, changed
 from unmixed.store.models import BotRow
 from unmixed.store.repository import append_status, now, slots_held
 from unmixed.wire.status import StatusCode, SubCode
+
+StoreTime = datetime | ColumnElement[datetime]
+"""A moment by the store's clock: a value (SQLite) or the database's `now()` (PostgreSQL)."""
 
 PROCESS_LOST_MESSAGE = "the bot's process ended, or stopped renewing its lease, before it finished"
 NEVER_STARTED_MESSAGE = "the bot was handed to its launcher, but no process started it in time"
@@ -64,7 +69,7 @@ class Leases:
     def mark_dispatched(self, bot_id: str) -> bool:
         """Take the bot for launching; False if another scheduler (or a deletion) took it."""
         with self._sessions.begin() as session:
-            return _won(session, bot_id, _undispatched(), dispatched_at=now())
+            return _won(session, bot_id, _undispatched(), dispatched_at=_clock(session))
 
     def undispatch(self, bot_id: str) -> bool:
         """Give a bot whose launch failed (a queue briefly out of reach) back to the
@@ -82,7 +87,7 @@ class Leases:
                 bot_id,
                 BotRow.status == StatusCode.READY,
                 BotRow.lease_until.is_(None),
-                lease_until=moment + lease,
+                lease_until=_clock(session) + lease,
                 holder=holder[:200],
             )
             if taken:
@@ -95,7 +100,7 @@ class Leases:
                 session,
                 bot_id,
                 BotRow.lease_until.is_not(None),
-                lease_until=now() + lease,
+                lease_until=_clock(session) + lease,
                 stream_reconnects=stream_reconnects,
             )
             asked = session.scalar(select(BotRow.leave_requested_at).where(BotRow.id == bot_id))
@@ -125,12 +130,13 @@ class Leases:
     def expired(self) -> list[str]:
         """Bots whose lease ran out: their process is gone, or cannot reach the store."""
         with self._sessions() as session:
-            return list(session.scalars(select(BotRow.id).where(BotRow.lease_until < now())))
+            expired = BotRow.lease_until < _clock(session)
+            return list(session.scalars(select(BotRow.id).where(expired)))
 
     def declare_lost(self, bot_id: str) -> bool:
         """End a bot whose lease ran out in `fatal`/`bot_process_lost`, taking its lease,
         so that this happens once, whoever notices first."""
-        return self._lost(bot_id, BotRow.lease_until < now())
+        return self._lost(bot_id, lambda clock: BotRow.lease_until < clock)
 
     def process_ended(self, bot_id: str, holder: str) -> bool:
         """The launcher saw `holder`'s process end: if that process held the bot (or
@@ -138,12 +144,12 @@ class Leases:
         lease runs out. A second process of the bot, which lost the claim, ends nothing."""
         claimed_by_it = (BotRow.holder == holder) & BotRow.lease_until.is_not(None)
         unclaimed = BotRow.status == StatusCode.READY
-        return self._lost(bot_id, claimed_by_it | unclaimed)
+        return self._lost(bot_id, lambda _: claimed_by_it | unclaimed)
 
-    def _lost(self, bot_id: str, condition: ColumnElement[bool]) -> bool:
+    def _lost(self, bot_id: str, condition: Callable[[StoreTime], ColumnElement[bool]]) -> bool:
         moment = now()
         with self._sessions.begin() as session:
-            if not _won(session, bot_id, condition, lease_until=None):
+            if not _won(session, bot_id, condition(_clock(session)), lease_until=None):
                 return False
             return append_status(
                 _row(session, bot_id),
@@ -161,7 +167,7 @@ class Leases:
                 session.scalars(
                     select(BotRow.id).where(
                         BotRow.status == StatusCode.READY,
-                        BotRow.dispatched_at < now() - within,
+                        BotRow.dispatched_at < _clock(session) - within,
                     )
                 )
             )
@@ -175,7 +181,7 @@ class Leases:
                 session,
                 bot_id,
                 BotRow.status == StatusCode.READY,
-                BotRow.dispatched_at < moment - within,
+                BotRow.dispatched_at < _clock(session) - within,
                 dispatched_at=BotRow.dispatched_at,  # changes nothing: it locks and checks
             ):
                 return False
@@ -192,6 +198,16 @@ class Leases:
         `ad_hoc_within` (a bot scheduled further ahead takes its slot when it starts)."""
         with self._sessions() as session:
             return slots_held(session, ad_hoc_within)
+
+
+def _clock(session: Session) -> StoreTime:
+    """Now, by the clock leases are written and compared with. On PostgreSQL that is
+    the database's own (UTC): processes on many machines then share one clock, and
+    a machine whose clock runs ahead cannot take a healthy bot's lease for expired.
+    SQLite serves one machine, whose clock this is."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.timezone("UTC", func.now(), type_=DateTime)
+    return now()
 
 
 def _undispatched() -> ColumnElement[bool]:
