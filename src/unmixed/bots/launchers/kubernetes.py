@@ -2,8 +2,10 @@
 
 The Job runs `python -m unmixed.bots.runner BOT_ID` in the API's image; its
 settings come from a Secret (`UNMIXED_KUBERNETES_BOT_SECRET`), never from the Job
-itself, which anyone allowed to list Jobs can read. The cluster queues what it
-cannot place, so this launcher knows no capacity.
+itself, which anyone allowed to list Jobs can read. The cluster places what it
+can and keeps the rest pending, so this launcher knows no capacity; a Job still
+pending when the reaper's `START_WITHIN` (10 minutes) has passed has its bot
+ended as lost (its Pod then finds the bot over and exits).
 
 The `kubernetes` client is an optional extra (`unmixed[kubernetes]`): it is
 imported when a launcher is made, never by importing this module.
