@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from unmixed.store.database import Database, changed
 from unmixed.store.models import BotRow
-from unmixed.store.repository import append_status, now, slots_held
+from unmixed.store.repository import append_status, locked_row, now, slots_held
 from unmixed.wire.status import StatusCode, SubCode
 
 StoreTime = datetime | ColumnElement[datetime]
@@ -177,16 +177,16 @@ class Leases:
         later finds it finished and exits (its claim needs `ready`)."""
         moment = now()
         with self._sessions.begin() as session:
-            if not _won(
+            row = locked_row(
                 session,
                 bot_id,
                 BotRow.status == StatusCode.READY,
                 BotRow.dispatched_at < _clock(session) - within,
-                dispatched_at=BotRow.dispatched_at,  # changes nothing: it locks and checks
-            ):
+            )
+            if row is None:
                 return False
             return append_status(
-                _row(session, bot_id),
+                row,
                 StatusCode.FATAL,
                 SubCode.BOT_PROCESS_LOST,
                 NEVER_STARTED_MESSAGE,

@@ -307,7 +307,7 @@ class Bots:
     ) -> bool:
         """Append a status change; False when the bot had already finished."""
         with self._sessions.begin() as session:
-            row = _locked_row(session, bot_id, BotRow.status.not_in(FINAL_CODES))
+            row = locked_row(session, bot_id, BotRow.status.not_in(FINAL_CODES))
             return row is not None and append_status(row, code, sub_code, message, now())
 
     def endpoint_failed(self, bot_id: str, endpoint_id: str) -> None:
@@ -325,7 +325,7 @@ class Bots:
         in one transaction; None if the bot had already finished."""
         moment = now()
         with self._sessions.begin() as session:
-            row = _locked_row(session, bot_id, BotRow.status.not_in(FINAL_CODES))
+            row = locked_row(session, bot_id, BotRow.status.not_in(FINAL_CODES))
             if row is None or not append_status(
                 row, StatusCode.IN_CALL_RECORDING, None, None, moment
             ):
@@ -381,7 +381,7 @@ class BotNotReady(Exception):
 def _ready_row(session: Session, bot_id: str) -> BotRow:
     """The bot's row if it is still `ready` and not dispatched, locked for the rest of
     the transaction, so that no scheduler dispatches it while it is changed or deleted."""
-    row = _locked_row(
+    row = locked_row(
         session, bot_id, BotRow.status == StatusCode.READY, BotRow.dispatched_at.is_(None)
     )
     if row is None:
@@ -389,7 +389,7 @@ def _ready_row(session: Session, bot_id: str) -> BotRow:
     return row
 
 
-def _locked_row(session: Session, bot_id: str, *conditions: ColumnElement[bool]) -> BotRow | None:
+def locked_row(session: Session, bot_id: str, *conditions: ColumnElement[bool]) -> BotRow | None:
     """The bot's row if `conditions` hold, locked for the rest of the transaction.
 
     The check is a conditional `UPDATE` that changes nothing, as the transaction's

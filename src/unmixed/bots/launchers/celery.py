@@ -33,17 +33,14 @@ from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import inspect
 
-from unmixed.bots.exits import BOT_ERRORED_MESSAGE
 from unmixed.bots.launchers.base import BotJob, CapacityUnknown, LaunchFailed
-from unmixed.bots.launchers.settle import settle_exit
-from unmixed.bots.launchers.warm import BotForker
+from unmixed.bots.launchers.local import LocalLauncher
 from unmixed.bots.reaper import SWEEP_SECONDS, Reaper
 from unmixed.commands import channel
 from unmixed.metrics import gauge
 from unmixed.settings import Settings
 from unmixed.store import Bots, Database, open_database
 from unmixed.store.leases import Leases
-from unmixed.wire.status import StatusCode, SubCode
 from unmixed.worker_http import serve_health
 
 QUEUE = "unmixed.bots"
@@ -169,7 +166,7 @@ class Worker:
         self._app.task(name=TASK)(self._run_bot)
         self._running: set[str] = set()
         self._lock = threading.Lock()
-        self._forking = _ForkingLoop(settings)
+        self._local = _LocalLauncherThread(self._bots, self._leases, settings)
         self._stopping = threading.Event()
 
     @property
@@ -200,7 +197,7 @@ class Worker:
             with contextlib.suppress(RedisError):  # else it expires on its own
                 self._redis.delete(WORKER_KEY_PREFIX + self.name)
                 self._redis.srem(WORKERS_KEY, self.name)
-            self._forking.close()
+            self._local.close()
 
     def _on_ready(self, metrics_address: tuple[str, int] | None) -> None:
         """Celery takes bots from the queue now: only now are the slots announced and
@@ -217,18 +214,10 @@ class Worker:
         if self._stopping.is_set():  # taken as the worker began to stop: it leaves at once
             self._ask_to_leave(bot_id)
         try:
-            pid, exit_code = self._forking.run_bot(bot_id)
-        except Exception:
-            log.exception("could not start the bot's process", bot=bot_id)
-            self._bots.change_status(
-                bot_id, StatusCode.FATAL, SubCode.BOT_ERRORED, BOT_ERRORED_MESSAGE
-            )
-            return
+            self._local.run_bot(bot_id)
         finally:
             with self._lock:
                 self._running.discard(bot_id)
-        log.info("bot process exited", bot=bot_id, exit_code=exit_code)
-        settle_exit(self._bots, self._leases, bot_id, pid, exit_code, stopping=False)
 
     def _on_shutdown(self, **_: Any) -> None:
         """The worker is stopping: each of its bots is asked to leave, through the
@@ -278,39 +267,35 @@ class Worker:
                 log.exception("could not look for expired leases")
 
 
-class _ForkingLoop:
-    """An event loop on a thread of its own that drives the worker's warm bot process
-    (`warm.BotForker`), as the API's loop drives the local launcher's: bots are forked
-    from it, sharing what it imported, instead of each starting Python afresh (about
-    a third of the memory per bot, and a faster start). Celery's slot threads hand
-    it their bots and wait for each bot's exit code."""
+class _LocalLauncherThread:
+    """The local launcher (`local.LocalLauncher`) on an event loop of its own thread:
+    a worker's bots are forked from a warm process and watched as the API's own are
+    (a bot that fails to start ends `bot_errored`, one whose process dies ends lost),
+    instead of each starting Python afresh (about a third of the memory per bot, and
+    a faster start). Celery's slot threads hand it their bots and wait for each to end."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, bots: Bots, leases: Leases, settings: Settings) -> None:
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="forker", daemon=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name="launcher", daemon=True)
         self._thread.start()
-        self._forker = self._call(_make_forker(settings))
+        self._launcher = self._call(_made_in_loop(bots, leases, settings))
 
     def _call(self, work: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(work, self._loop).result()
 
-    def run_bot(self, bot_id: str) -> tuple[int, int | None]:
-        """Fork the bot and wait for it to end: its pid and exit code (None if unknown)."""
-        return self._call(self._run(bot_id))
-
-    async def _run(self, bot_id: str) -> tuple[int, int | None]:
-        process = await self._forker.launch(bot_id)
-        log.info("bot process started", bot=bot_id, pid=process.pid)
-        return process.pid, await process.wait()
+    def run_bot(self, bot_id: str) -> None:
+        """Start the bot's process and wait until it has ended and been accounted for."""
+        self._call(self._launcher.run(bot_id))
 
     def close(self) -> None:
-        """End the warm process (bots still running go on) and the loop."""
-        self._call(self._forker.close())
+        """End the warm process and the loop (every task has ended by then: Celery's
+        warm shutdown waited for them)."""
+        self._call(self._launcher.close())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
 
 
-async def _make_forker(settings: Settings) -> BotForker:
-    """In the forking loop: the warm process starts there."""
-    return BotForker.for_settings(settings)
+async def _made_in_loop(bots: Bots, leases: Leases, settings: Settings) -> LocalLauncher:
+    """In the launcher's loop: its warm process starts there."""
+    return LocalLauncher(bots, leases, settings)

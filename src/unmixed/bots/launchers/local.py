@@ -48,11 +48,13 @@ class LocalLauncher:
 
     async def launch(self, job: BotJob) -> None:
         """Start the bot's process; what becomes of it is watched in the background."""
-        task = asyncio.create_task(self._run(job.bot_id), name=f"bot-{job.bot_id}")
+        task = asyncio.create_task(self.run(job.bot_id), name=f"bot-{job.bot_id}")
         self._tasks[job.bot_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(job.bot_id, None))
 
-    async def _run(self, bot_id: str) -> None:
+    async def run(self, bot_id: str) -> None:
+        """Start the bot's process and wait until it has ended, then write what its end
+        means (`settle_exit`); one that could not start ends `fatal`/`bot_errored`."""
         try:
             process = await self._forker.launch(bot_id)
         except Exception:
