@@ -8,7 +8,6 @@ import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -79,8 +78,8 @@ def worker(
 
     configure_logging(process="worker")
     settings = Settings()
-    for url in (settings.database_url, settings.redis_url):
-        register_secret(urlsplit(url.get_secret_value()).password if url else None)
+    for password in settings.connection_passwords():
+        register_secret(password)
     try:
         worker = Worker(settings, slots=slots, name=name)
     except (StoreNotShared, ValueError) as error:

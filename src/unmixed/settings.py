@@ -6,6 +6,7 @@ them, shows `**********`, never the value.
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -95,6 +96,14 @@ class Settings(BaseSettings):
             return self.database_url.get_secret_value()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{self.data_dir / 'unmixed.db'}"
+
+    def connection_passwords(self) -> list[str]:
+        """The passwords inside the database and Redis URLs, for the log's redaction:
+        an error that quotes a URL must not show them."""
+        urls = [self.resolved_database_url()]
+        if self.redis_url is not None:
+            urls.append(self.redis_url.get_secret_value())
+        return [password for url in urls if (password := urlsplit(url).password)]
 
     def bot_environment(self) -> dict[str, str]:
         """`UNMIXED_*` variables that give a bot process these settings (never the API key)."""

@@ -3,7 +3,6 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 
@@ -29,10 +28,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     database_url = settings.resolved_database_url()
     register_secret(settings.api_key.get_secret_value() if settings.api_key else None)
-    register_secret(urlsplit(database_url).password)
-
+    for password in settings.connection_passwords():
+        register_secret(password)
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
-    register_secret(urlsplit(redis_url).password if redis_url else None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -12,7 +12,6 @@ import signal
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
 import structlog
 
@@ -549,11 +548,10 @@ class BotRun:
 
 async def run_bot(bot_id: str, settings: Settings) -> int:
     """Attend the meeting; the process's exit code."""
-    database_url = settings.resolved_database_url()
-    register_secret(urlsplit(database_url).password)
+    for password in settings.connection_passwords():
+        register_secret(password)
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
-    register_secret(urlsplit(redis_url).password if redis_url else None)
-    database = open_database(database_url, pool_size=BOT_DATABASE_CONNECTIONS)
+    database = open_database(settings.resolved_database_url(), pool_size=BOT_DATABASE_CONNECTIONS)
     bots = Bots(database)
     bot = bots.record(bot_id)
     register_secret(bot.meeting.meeting_password)
