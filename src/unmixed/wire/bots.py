@@ -3,12 +3,17 @@
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, Field, field_validator, model_validator
 
 from unmixed.egress import EgressPolicy, EgressRefused
 from unmixed.wire.common import Metadata, MetadataPairs, StorableText, UtcDateTime, WireModel
 from unmixed.wire.meeting_url import MeetingUrl, MeetingUrlError, parse_meeting_url
-from unmixed.wire.realtime import AUDIO_MIXED_RAW_DATA, AUDIO_SEPARATE_RAW_DATA, PARTICIPANT_EVENTS
+from unmixed.wire.realtime import (
+    AUDIO_MIXED_RAW_DATA,
+    AUDIO_SEPARATE_RAW_DATA,
+    PARTICIPANT_EVENTS,
+    TRANSCRIPT_EVENTS,
+)
 
 URL_MAX_LENGTH = 2048
 MAX_REALTIME_ENDPOINTS = 16
@@ -27,6 +32,7 @@ SUPPORTED_EVENTS: dict[str, str] = {
     AUDIO_SEPARATE_RAW_DATA: "audio_separate_raw",
     AUDIO_MIXED_RAW_DATA: "audio_mixed_raw",
     **dict.fromkeys(PARTICIPANT_EVENTS, "participant_events"),
+    **dict.fromkeys(TRANSCRIPT_EVENTS, "transcript"),
 }
 """Each realtime event unmixed can deliver, and the artifact that must be enabled for it."""
 
@@ -50,6 +56,59 @@ class ArtifactConfig(WireModel):
     metadata: Metadata
 
 
+LocalModelName = Literal["tiny.en", "base"]
+
+
+class RecallStreaming(WireModel):
+    """Recall's own provider, taken so that an unchanged Recall request works; here it
+    means the local model's default (tiny.en), transcribing as each utterance ends."""
+
+    mode: Literal["prioritize_low_latency", "prioritize_accuracy"] | None = None
+    """Either way the text comes about a second after each utterance: a local model
+    has no queue of other customers to wait behind."""
+    language_code: Literal["en", "en-US", "en-GB", "auto"] | None = None
+    """The local models are English ones; other languages are refused, not guessed at."""
+
+
+class UnmixedLocal(WireModel):
+    model: LocalModelName = "tiny.en"
+    """`base` makes about half the errors for about twice the CPU, where its package is
+    installed."""
+
+
+class TranscriptProvider(WireModel):
+    """Exactly one provider, as in Recall's request."""
+
+    recallai_streaming: RecallStreaming | None = None
+    unmixed_local: UnmixedLocal | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "TranscriptProvider":
+        chosen = [name for name in type(self).model_fields if getattr(self, name) is not None]
+        if len(chosen) != 1:
+            raise ValueError("give exactly one provider: recallai_streaming or unmixed_local")
+        return self
+
+    @property
+    def model(self) -> LocalModelName:
+        """The local model that does the work, whichever provider was named."""
+        return self.unmixed_local.model if self.unmixed_local is not None else "tiny.en"
+
+
+class Diarization(WireModel):
+    use_separate_streams_when_available: Literal[True] = True
+    """Each participant is transcribed from their own stream, always: attribution is
+    exact by construction. `false` (transcribe the mix and guess the speaker) is not
+    offered."""
+
+
+class TranscriptConfig(ArtifactConfig):
+    """`recording_config.transcript`: live transcripts of each participant's own audio."""
+
+    provider: TranscriptProvider
+    diarization: Diarization | None = None
+
+
 class RealtimeEndpoint(WireModel):
     id: str | None = None
     type: Literal["websocket", "webhook"]
@@ -66,6 +125,7 @@ class RealtimeEndpoint(WireModel):
 class RecordingConfig(WireModel):
     audio_separate_raw: ArtifactConfig | None = None
     audio_mixed_raw: ArtifactConfig | None = None
+    transcript: TranscriptConfig | None = None
     participant_events: ArtifactConfig | None = Field(
         default_factory=lambda: ArtifactConfig(metadata={})
     )

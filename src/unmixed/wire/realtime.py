@@ -31,6 +31,14 @@ PARTICIPANT_EVENTS: Final[tuple[ParticipantEventName, ...]] = (
     "participant_events.speech_off",
 )
 
+TranscriptEventName = Literal["transcript.data", "transcript.partial_data"]
+TRANSCRIPT_DATA: Final = "transcript.data"
+TRANSCRIPT_PARTIAL_DATA: Final = "transcript.partial_data"
+TRANSCRIPT_EVENTS: Final[tuple[TranscriptEventName, ...]] = (
+    TRANSCRIPT_DATA,
+    TRANSCRIPT_PARTIAL_DATA,
+)
+
 SAMPLE_RATE = 16_000
 """Every buffer is mono signed 16-bit little-endian PCM at this rate."""
 
@@ -128,7 +136,40 @@ class ParticipantEventMessage(WireModel):
     data: ParticipantEventPayload
 
 
-RealtimeMessage = AudioSeparateRawMessage | AudioMixedRawMessage | ParticipantEventMessage
+class TranscriptWord(WireModel):
+    text: str
+    start_timestamp: Timestamp
+    end_timestamp: Timestamp
+
+
+class TranscriptData(WireModel):
+    """One utterance of one participant (final), or what they have said of it so far
+    (partial): the words, dated on the same timeline as their audio."""
+
+    words: list[TranscriptWord]
+    language_code: str = "en"
+    participant: Participant
+
+
+class TranscriptPayload(WireModel):
+    data: TranscriptData
+    realtime_endpoint: ObjectRef
+    transcript: ObjectRef
+    recording: ObjectRef
+    bot: ObjectRef
+
+
+class TranscriptMessage(WireModel):
+    """`transcript.data` once an utterance ended; `transcript.partial_data` while it goes
+    on, each replacing the one before, until its final."""
+
+    event: TranscriptEventName
+    data: TranscriptPayload
+
+
+RealtimeMessage = (
+    AudioSeparateRawMessage | AudioMixedRawMessage | ParticipantEventMessage | TranscriptMessage
+)
 
 AudioMessage = AudioSeparateRawMessage | AudioMixedRawMessage
 

@@ -1,0 +1,232 @@
+"""One Whisper model per bot process, on a thread of its own, behind a bounded queue.
+
+The bot's event loop carries everyone's audio fifty times a second; a model
+that takes half a second per utterance must never run there. So the loop only
+queues utterances (`submit` never blocks) and gets words back through
+`call_soon_threadsafe`. The thread uses one core (CTranslate2, int8), leaving
+the other to the audio.
+
+When utterances come faster than the model keeps up, what goes first is what
+matters least: a partial is dropped when a final waits, a newer partial of the
+same participant replaces the queued one, and a final makes its own partials
+moot. Finals are dropped only past `MAX_BACKLOG_SECONDS` of queued speech,
+oldest first, and counted.
+"""
+
+import asyncio
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import structlog
+
+from unmixed.transcription.models import LocalModel
+from unmixed.transcription.utterances import Utterance
+
+MAX_BACKLOG_SECONDS = 120.0
+"""Queued final speech beyond this is dropped, oldest first: a model that far behind
+cannot catch up while people keep talking."""
+
+JOIN_SECONDS = 5.0
+"""How long a closing engine waits for the utterance in progress; the model is freed on
+its own thread, as CTranslate2 expects."""
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: float
+    end: float
+    """Unix times, on the audio's capture clock."""
+
+
+@dataclass(frozen=True)
+class Job:
+    key: str
+    """Whose utterance: the participant's key on the platform."""
+    utterance: Utterance
+    queued_at: float
+    """Monotonic time it was queued."""
+
+
+@dataclass(frozen=True)
+class Transcribed:
+    job: Job
+    words: list[Word]
+    cpu_seconds: float
+
+
+@dataclass
+class EngineCounters:
+    finals: int = 0
+    partials: int = 0
+    partials_dropped: int = 0
+    finals_dropped: int = 0
+
+
+class Transcriber:
+    """Runs `model` on utterances; `on_words` is called on the loop with each result."""
+
+    def __init__(self, model: LocalModel, on_words: Callable[[Transcribed], None]) -> None:
+        self._model = model
+        self._on_words = on_words
+        self._loop = asyncio.get_running_loop()
+        self._lock = threading.Condition()
+        self._finals: deque[Job] = deque()
+        self._partials: dict[str, Job] = {}
+        self._busy = False
+        self._closing = False
+        self.counters = EngineCounters()
+        self.ready: asyncio.Future[None] = self._loop.create_future()
+        """Done once the model is loaded; failed (`ModelUnavailable`, or the load's own
+        error) if it could not be."""
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._thread = threading.Thread(target=self._work, name="transcriber", daemon=True)
+        self._thread.start()
+
+    def submit(self, key: str, utterance: Utterance) -> None:
+        """Queue `utterance` of participant `key`; never waits."""
+        job = Job(key, utterance, time.monotonic())
+        with self._lock:
+            if self._closing:
+                return
+            if utterance.final:
+                if self._partials.pop(key, None) is not None:
+                    self.counters.partials_dropped += 1
+                self._finals.append(job)
+                self._drop_finals_past_backlog()
+            elif self._finals:
+                self.counters.partials_dropped += 1
+                return
+            else:
+                if key in self._partials:
+                    self.counters.partials_dropped += 1
+                self._partials[key] = job
+            self._idle.clear()
+            self._lock.notify()
+
+    async def close(self, timeout: float) -> None:
+        """Transcribe what is queued, for at most `timeout` seconds, then stop."""
+        with self._lock:
+            self._partials.clear()
+        self._mark_idle()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        except TimeoutError:
+            log.warning("utterances left untranscribed as the bot finished", left=len(self._finals))
+        with self._lock:
+            self._closing = True
+            self._finals.clear()
+            self._lock.notify()
+        await asyncio.to_thread(self._thread.join, JOIN_SECONDS)
+
+    def _drop_finals_past_backlog(self) -> None:
+        while sum(job.utterance.seconds for job in self._finals) > MAX_BACKLOG_SECONDS:
+            dropped = self._finals.popleft()
+            self.counters.finals_dropped += 1
+            log.warning(
+                "transcription is too far behind; an utterance is dropped",
+                seconds=round(dropped.utterance.seconds, 1),
+            )
+
+    def _next(self) -> Job | None:
+        """The next job, finals first; None once closing. Called on the thread."""
+        with self._lock:
+            self._busy = False
+            while not self._closing and not self._finals and not self._partials:
+                self._loop.call_soon_threadsafe(self._mark_idle)
+                self._lock.wait()
+            if self._closing:
+                return None
+            self._busy = True
+            if self._finals:
+                return self._finals.popleft()
+            oldest = min(self._partials.values(), key=lambda job: job.queued_at)
+            return self._partials.pop(oldest.key)
+
+    def _mark_idle(self) -> None:
+        """On the loop: idle, unless something was queued since the thread said so."""
+        with self._lock:
+            if self._closing or not (self._finals or self._partials or self._busy):
+                self._idle.set()
+
+    def _work(self) -> None:
+        try:
+            whisper = self._load()
+        except Exception as error:
+            with self._lock:
+                self._closing = True
+                self._finals.clear()
+                self._partials.clear()
+            self._loop.call_soon_threadsafe(_fail, self.ready, error)
+            self._loop.call_soon_threadsafe(self._mark_idle)
+            return
+        self._loop.call_soon_threadsafe(_succeed, self.ready)
+        while (job := self._next()) is not None:
+            started = time.process_time()
+            try:
+                words = _transcribe(whisper, job.utterance)
+            except Exception:
+                log.exception("an utterance could not be transcribed")
+                continue
+            if job.utterance.final:
+                self.counters.finals += 1
+            else:
+                self.counters.partials += 1
+            result = Transcribed(job, words, time.process_time() - started)
+            self._loop.call_soon_threadsafe(self._on_words, result)
+
+    def _load(self) -> Any:
+        """Import faster-whisper and load the model, here on the thread: together they
+        take half a second the audio must not wait for."""
+        path = self._model.verified_path()
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        from faster_whisper import WhisperModel
+
+        return WhisperModel(
+            str(path), device="cpu", compute_type="int8", cpu_threads=1, local_files_only=True
+        )
+
+
+def _transcribe(whisper: Any, utterance: Utterance) -> list[Word]:
+    audio = np.frombuffer(utterance.pcm, dtype=np.int16).astype(np.float32) / 32768.0
+    segments, _ = whisper.transcribe(
+        audio,
+        language="en",
+        beam_size=1,
+        temperature=0.0,
+        word_timestamps=True,
+        condition_on_previous_text=False,
+        vad_filter=False,
+    )
+    at = utterance.started_at
+    first, last = utterance.voice
+    return [
+        Word(
+            text=word.word.strip(),
+            start=min(max(at + word.start, first), last),
+            end=min(max(at + word.end, first), last),
+        )
+        for segment in segments
+        for word in segment.words or []
+        if word.word.strip()
+    ]
+
+
+def _succeed(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _fail(future: asyncio.Future[None], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
