@@ -22,12 +22,20 @@ from typing import Any, Self, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 from unmixed.service import Service
 from unmixed.wire.bots import ApiError, AutomaticLeave, Bot, BotPage, RecordingConfig, ZoomOptions
+from unmixed.wire.realtime import TranscriptEntry
 
 BOTS_PATH = "/api/v1/bot/"
+TRANSCRIPTS_PATH = "/api/v1/transcript/"
+
+
+class TranscriptBody(RootModel[list[TranscriptEntry]]):
+    """A transcript download's body."""
+
+
 DEFAULT_TIMEOUT = 30.0
 Answer = TypeVar("Answer", bound=BaseModel)
 
@@ -96,6 +104,10 @@ class UnmixedError(httpx.HTTPStatusError):
     @property
     def field(self) -> str | None:
         return self.error.field
+
+
+def _transcript_path(transcript_id: str) -> str:
+    return f"{TRANSCRIPTS_PATH}{quote(transcript_id, safe='')}/download/"
 
 
 def _api_error(response: httpx.Response) -> ApiError:
@@ -247,6 +259,11 @@ class AsyncUnmixedClient(Service):
         `call_ended`/`bot_received_leave_call` and `done`."""
         return _answer(await self._http.post(_bot_path(bot_id, "leave_call")), Bot)
 
+    async def get_transcript(self, transcript_id: str) -> list[TranscriptEntry]:
+        """A recording's transcript so far (`media_shortcuts.transcript.id`): each final
+        utterance's participant and words, in the order they were said."""
+        return _answer(await self._http.get(_transcript_path(transcript_id)), TranscriptBody).root
+
     async def wait_for_status(
         self, bot_id: str, codes: AbstractSet[str], *, timeout: float, every: float = 0.2
     ) -> Bot:
@@ -334,6 +351,10 @@ class UnmixedClient:
         """Ask the bot to leave its call, or call off a scheduled one; it then ends
         `call_ended`/`bot_received_leave_call` and `done`."""
         return _answer(self._http.post(_bot_path(bot_id, "leave_call")), Bot)
+
+    def get_transcript(self, transcript_id: str) -> list[TranscriptEntry]:
+        """As `AsyncUnmixedClient.get_transcript`."""
+        return _answer(self._http.get(_transcript_path(transcript_id)), TranscriptBody).root
 
     def wait_for_status(
         self, bot_id: str, codes: AbstractSet[str], *, timeout: float, every: float = 0.2

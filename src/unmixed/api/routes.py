@@ -22,9 +22,11 @@ from unmixed.bots.launchers import CapacityUnknown
 from unmixed.store import BotFilters, Owner
 from unmixed.store.leases import LeaveAsked
 from unmixed.store.repository import BotNotReady, NoFreeSlot, SlotLimit
+from unmixed.transcription.models import ModelUnavailable, local_model
 from unmixed.wire.bots import Bot, BotCreate, BotPage, BotUpdate, FieldError
 from unmixed.wire.common import METADATA_KEY_MAX_LENGTH, storable_text
 from unmixed.wire.meeting_url import MeetingUrl, Platform
+from unmixed.wire.realtime import TranscriptEntry
 from unmixed.wire.status import FINAL_CODES, StatusCode
 
 router = APIRouter(prefix="/api/v1")
@@ -65,7 +67,20 @@ def _checked_meeting(request: BotCreate, state: ServiceState) -> MeetingUrl:
             "meeting_url", "testbed meetings are switched off here (UNMIXED_TESTBED_ENABLED)"
         )
     request.check_realtime_endpoints(state.egress)
+    _check_transcript_model(request)
     return meeting
+
+
+def _check_transcript_model(request: BotCreate) -> None:
+    """A transcript asked of a model this machine does not have is refused now, not
+    discovered by the bot in the middle of the meeting."""
+    transcript = request.recording_config.transcript
+    if transcript is None:
+        return
+    try:
+        local_model(transcript.provider.model).path()
+    except ModelUnavailable as error:
+        raise FieldError("recording_config.transcript.provider", str(error)) from error
 
 
 def _ad_hoc(join_at: datetime | None) -> bool:
@@ -244,6 +259,23 @@ async def leave_call(bot_id: str, owner: Caller, state: State) -> Bot:
     if await asyncio.to_thread(state.leases.request_leave, bot_id) is LeaveAsked.SENT:
         await state.notices.announce(bot_id)
     return await _owned_bot(state, bot_id, owner)
+
+
+@route(
+    "GET",
+    "/transcript/{transcript_id}/download",
+    response_model=list[TranscriptEntry],
+    errors=(404,),
+)
+async def download_transcript(
+    transcript_id: str, owner: Caller, state: State
+) -> list[TranscriptEntry]:
+    """A recording's transcript so far (its `media_shortcuts.transcript.data.download_url`):
+    each final utterance, in the order it was said."""
+    entries = await asyncio.to_thread(state.transcripts.entries, transcript_id, owner)
+    if entries is None:
+        raise ApiProblem(404, "not_found", "no such transcript for this API key")
+    return entries
 
 
 def _refuse_completed(bot: Bot) -> None:

@@ -13,6 +13,7 @@ from unmixed.settings import Settings
 from unmixed.store import ApiKeys, Bots, Database
 from unmixed.store.idempotency import IdempotencyKeys
 from unmixed.store.leases import Leases
+from unmixed.store.transcripts import Transcripts
 
 
 @dataclass
@@ -25,6 +26,7 @@ class ServiceState:
     bots: Bots = field(init=False)
     leases: Leases = field(init=False)
     keys: ApiKeys = field(init=False)
+    transcripts: Transcripts = field(init=False)
     idempotency: IdempotencyKeys = field(init=False)
     rate_limits: RateLimits = field(init=False)
     egress: EgressPolicy = field(init=False)
@@ -33,6 +35,7 @@ class ServiceState:
         self.bots = Bots(self.database)
         self.leases = Leases(self.database)
         self.keys = ApiKeys(self.database)
+        self.transcripts = Transcripts(self.database)
         self.idempotency = IdempotencyKeys(self.database)
         self.rate_limits = RateLimits(self.settings)
         self.egress = EgressPolicy(allow_private=self.settings.egress_allow_private)

@@ -23,10 +23,12 @@ from unmixed.bots.mixed_feed import MixedAudioFeed
 from unmixed.bots.participants import ParticipantDirectory
 from unmixed.bots.platforms import adapter_for
 from unmixed.bots.store_writer import StoreWriter
+from unmixed.bots.transcript_feed import TranscriptFeed
 from unmixed.delivery.audio_mixed import AudioMixedDelivery
 from unmixed.delivery.audio_separate import AudioSeparateDelivery, StreamContext
 from unmixed.delivery.connection import Outbound
 from unmixed.delivery.participant_events import ParticipantEventsDelivery
+from unmixed.delivery.transcript import TranscriptDelivery
 from unmixed.egress import EgressPolicy
 from unmixed.logs import configure_logging, flush_logs, register_secret
 from unmixed.media import AudioSegment, PcmFrame, TimelineBreak
@@ -50,8 +52,14 @@ from unmixed.store import BotRecord, Bots, open_database
 from unmixed.store.leases import Leases
 from unmixed.store.repository import RecordingRef
 from unmixed.store.webhooks import WebhookEndpoints
+from unmixed.transcription.models import local_model
 from unmixed.wire.common import ObjectRef
-from unmixed.wire.realtime import AUDIO_MIXED_RAW_DATA, PARTICIPANT_EVENTS
+from unmixed.wire.realtime import (
+    AUDIO_MIXED_RAW_DATA,
+    PARTICIPANT_EVENTS,
+    TRANSCRIPT_EVENTS,
+    TranscriptData,
+)
 from unmixed.wire.status import StatusCode, SubCode
 
 DRAIN_SECONDS = 10.0
@@ -136,6 +144,7 @@ class BotRun:
         self._delivery: AudioSeparateDelivery | None = None
         self._events: ParticipantEventsFeed | None = None
         self._mixed: MixedAudioFeed | None = None
+        self._transcript: TranscriptFeed | None = None
         self._presence = PresenceRules(bot.automatic_leave)
         self._deadlines: dict[str, float] = {}
         """Other reasons to leave at a given moment (loop time), by sub_code."""
@@ -183,7 +192,7 @@ class BotRun:
             await self._adapter.leave()
         self._post(StatusCode.CALL_ENDED, reason)
         self._stop_all_audio()  # what each stream still holds goes out before it closes
-        outputs = (self._delivery, self._events, self._mixed)
+        outputs = (self._delivery, self._events, self._mixed, self._transcript)
         closing = [output.close(DRAIN_SECONDS) for output in outputs if output is not None]
         await asyncio.gather(*closing)
         self._post(StatusCode.DONE)
@@ -409,6 +418,7 @@ class BotRun:
             return  # the bot finished, or is on its way out: nothing more to stream
         self._events = self._participant_events(self._recording)
         self._mixed = self._mixed_audio(self._recording)
+        self._transcript = self._transcripts(self._recording)
         artifact = self._bot.recording_config.audio_separate_raw
         if artifact is not None and artifact.id is not None:
             context = StreamContext(
@@ -463,6 +473,36 @@ class BotRun:
             platform_speech=self._adapter.reports_speech,
         )
 
+    def _transcripts(self, recording: RecordingRef) -> TranscriptFeed | None:
+        artifact = self._bot.recording_config.transcript
+        if artifact is None or artifact.id is None or not self._subscribed(TRANSCRIPT_EVENTS):
+            return None
+        delivery = TranscriptDelivery(
+            self._bot.recording_config.realtime_endpoints,
+            bot=ObjectRef(id=self._bot.id, metadata=self._bot.metadata),
+            recording=ObjectRef(id=recording.id, metadata={}),
+            transcript=ObjectRef(id=artifact.id, metadata=artifact.metadata),
+            outbound=self._outbound,
+        )
+        return TranscriptFeed(
+            delivery,
+            self._directory,
+            local_model(artifact.provider.model),
+            recording_started_at=recording.started_at.timestamp(),
+            keep=functools.partial(self._keep_utterance, recording.id),
+        )
+
+    def _keep_utterance(self, recording_id: str, utterance: TranscriptData) -> None:
+        kept = self._store.keep_utterance(recording_id, utterance)
+        kept.add_done_callback(self._utterance_kept)
+
+    @staticmethod
+    def _utterance_kept(write: "asyncio.Future[None]") -> None:
+        """A transcript line the store would not take is missing from the download, but
+        was delivered live: not worth ending the bot for."""
+        if write.exception() is not None:
+            log.error("a transcript utterance could not be stored", exc_info=write.exception())
+
     def _endpoint_failed(self, endpoint_id: str) -> None:
         """Shown on the bot object once, whichever of its streams gave up first."""
         if endpoint_id and endpoint_id not in self._failed_endpoints:
@@ -510,11 +550,13 @@ class BotRun:
             self._events.audio(audio.key, chunks)
         if self._mixed is not None:
             self._mixed.audio(chunks)
+        if self._transcript is not None:
+            self._transcript.audio(audio.key, chunks)
 
     @_one_participant
     def _start_audio(self, key: str) -> None:
         participant = self._directory.get(key)
-        outputs = (self._delivery, self._events, self._mixed)
+        outputs = (self._delivery, self._events, self._mixed, self._transcript)
         if participant is None or self._recording is None or self._paused:
             return
         if all(output is None for output in outputs):
@@ -543,6 +585,9 @@ class BotRun:
             self._events.audio_stopped(key)
         if self._mixed is not None:
             self._mixed.audio(rest)
+        if self._transcript is not None:
+            self._transcript.audio(key, rest)
+            self._transcript.audio_stopped(key)
         log.info("audio stopped", participant=participant.id)
 
 

@@ -16,6 +16,8 @@ import structlog
 from unmixed.service import Service
 from unmixed.store import Bots
 from unmixed.store.repository import RecordingRef
+from unmixed.store.transcripts import Transcripts
+from unmixed.wire.realtime import TranscriptEntry
 
 Result = TypeVar("Result")
 
@@ -25,6 +27,7 @@ log = structlog.get_logger(__name__)
 class StoreWriter(Service):
     def __init__(self, bots: Bots, bot_id: str) -> None:
         self._bots = bots
+        self._transcripts = Transcripts(bots.database)
         self._bot_id = bot_id
         self._queue: asyncio.Queue[tuple[Callable[[], Any], asyncio.Future[Any]] | None] = (
             asyncio.Queue()
@@ -46,6 +49,9 @@ class StoreWriter(Service):
         """Enter `in_call_recording` and open its recording, in one transaction."""
         log.info("status", code="in_call_recording", sub_code=None)
         return self._ask(lambda: self._bots.start_recording(self._bot_id))
+
+    def keep_utterance(self, recording_id: str, utterance: TranscriptEntry) -> asyncio.Future[None]:
+        return self._ask(lambda: self._transcripts.add(recording_id, utterance))
 
     def _ask(self, write: Callable[[], Result]) -> asyncio.Future[Result]:
         done: asyncio.Future[Result] = asyncio.get_running_loop().create_future()

@@ -1,4 +1,7 @@
-"""`unmixed receive`: the receiver with a live table, saving aligned WAVs when stopped."""
+"""`unmixed receive`: the receiver with a live table, saving aligned WAVs when stopped.
+
+Transcripts, when the bot sends them, show as each participant's last line and
+are written to the folder as they arrive (`receiver.transcripts`)."""
 
 import asyncio
 import math
@@ -6,20 +9,24 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from unmixed.receiver.server import AudioReceiver
+from unmixed.receiver.transcripts import ParticipantTranscript
 
 REFRESH_SECONDS = 0.25
 
 
 def participants_table(receiver: AudioReceiver) -> Table:
     table = Table(title=f"unmixed receiver on {receiver.url}")
-    for column in ("recording", "id", "name", "connected", "connections", "seconds", "last level"):
-        table.add_column(column)
+    columns = ["recording", "id", "name", "connected", "connections", "seconds", "last level"]
+    transcripts = receiver.transcripts.participants
+    for column in [*columns, "last said"] if transcripts else columns:
+        table.add_column(column, overflow="fold")
     for participant in sorted(receiver.participants.values(), key=lambda p: (p.recording_id, p.id)):
         level = participant.last_level_dbfs
-        table.add_row(
+        row = [
             participant.recording_id[:8],
             str(participant.id),
             participant.name or "",
@@ -27,10 +34,22 @@ def participants_table(receiver: AudioReceiver) -> Table:
             str(len(participant.connections)),
             f"{participant.seconds:.1f}",
             "silent" if math.isinf(level) else f"{level:.0f} dBFS",
-        )
+        ]
+        if transcripts:
+            row.append(_last_said(transcripts.get((participant.recording_id, participant.id))))
+        table.add_row(*row)
     if receiver.invalid_messages:
         table.caption = f"[red]{len(receiver.invalid_messages)} invalid messages[/] (events.jsonl)"
     return table
+
+
+def _last_said(transcript: ParticipantTranscript | None) -> str:
+    """Their latest utterance; in italics while it is still a partial."""
+    line = transcript.last if transcript is not None else None
+    if line is None:
+        return ""
+    text = escape(line.text)
+    return text if line.final else f"[italic]{text}…[/]"
 
 
 async def receive_live(host: str, port: int, out_dir: Path, console: Console) -> None:

@@ -20,12 +20,14 @@ from websockets.http11 import Request, Response
 
 from unmixed.receiver.timeline import MemoryTimeline, SpooledTimeline, Timeline, blocks
 from unmixed.receiver.tracks import ConnectionRecord, ParticipantAudio
+from unmixed.receiver.transcripts import TranscriptBook
 from unmixed.service import Service
 from unmixed.wire.realtime import (
     SAMPLE_RATE,
     AudioMixedRawMessage,
     ParticipantEventMessage,
     RealtimeMessage,
+    TranscriptMessage,
 )
 
 log = structlog.get_logger(__name__)
@@ -81,6 +83,8 @@ class AudioReceiver(Service):
         """`audio_mixed_raw.data`, on the recording's timeline (one recording at a time)."""
         self.participant_events: list[ParticipantEvent] = []
         """`participant_events.*` in the order they arrived, whatever the connection."""
+        self.transcripts = TranscriptBook(out_dir)
+        """`transcript.data` and `transcript.partial_data`, by participant."""
         self._server: Server | None = None
         self._changed = asyncio.Condition()
         self._events: TextIO | None = None
@@ -214,6 +218,9 @@ class AudioReceiver(Service):
         if isinstance(message, AudioMixedRawMessage):
             await self._mixed_audio(message)
             return
+        if isinstance(message, TranscriptMessage):
+            await self._transcript(message)
+            return
         payload = message.data
         key = (payload.recording.id, payload.data.participant.id)
         participant = self.participants.get(key)
@@ -255,6 +262,17 @@ class AudioReceiver(Service):
         self.participant_events.append(event)
         await self._notify(
             message.event, participant_id=event.participant_id, relative=event.relative
+        )
+
+    async def _transcript(self, message: TranscriptMessage) -> None:
+        line = self.transcripts.add(message, time.time())
+        participant = message.data.data.participant
+        await self._notify(
+            message.event,
+            participant_id=participant.id,
+            start=line.start,
+            end=line.end,
+            text=line.text,
         )
 
     async def _notify(self, event: str | None, **fields: Any) -> None:

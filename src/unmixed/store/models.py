@@ -100,6 +100,24 @@ class RecordingRow(Base):
     status_code: Mapped[str] = mapped_column(String(64))
     status_sub_code: Mapped[str | None] = mapped_column(String(128))
     status_updated_at: Mapped[datetime]
+    transcript_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    """Set when the bot transcribes: the id of `recording_config.transcript`."""
+
+
+class UtteranceRow(Base):
+    """One final utterance of one participant: a transcript is its recording's rows, in
+    the order they were said."""
+
+    __tablename__ = "transcript_utterances"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recording_id: Mapped[str] = mapped_column(
+        ForeignKey("recordings.id", ondelete="CASCADE"), index=True
+    )
+    started: Mapped[float]
+    """Its first word's `relative` time: the order of the transcript."""
+    participant: Mapped[dict[str, Any]]
+    words: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
 
 class WebhookSecretRow(Base):

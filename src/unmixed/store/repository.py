@@ -17,10 +17,15 @@ from unmixed.wire.bots import (
     AutomaticLeave,
     Bot,
     BotCreate,
+    Diarization,
+    MediaShortcuts,
     Recording,
     RecordingConfig,
     RecordingStatus,
     StatusChange,
+    TranscriptArtifact,
+    TranscriptConfig,
+    TranscriptDownload,
     ZoomOptions,
 )
 from unmixed.wire.meeting_url import MeetingUrl, Platform
@@ -177,6 +182,7 @@ class NoFreeSlot(Exception):
 
 class Bots:
     def __init__(self, database: Database) -> None:
+        self.database = database
         self._sessions = database.sessions
 
     def create(
@@ -330,12 +336,14 @@ class Bots:
                 row, StatusCode.IN_CALL_RECORDING, None, None, moment
             ):
                 return None
+            transcript = RecordingConfig.model_validate(row.recording_config).transcript
             recording = RecordingRow(
                 id=_new_id(),
                 created_at=moment,
                 started_at=moment,
                 status_code="processing",
                 status_updated_at=moment,
+                transcript_id=transcript.id if transcript is not None else None,
             )
             row.recordings.append(recording)
             return RecordingRef(id=recording.id, started_at=moment)
@@ -412,6 +420,7 @@ def _identified(config: RecordingConfig) -> dict[str, Any]:
         config.audio_separate_raw,
         config.audio_mixed_raw,
         config.participant_events,
+        config.transcript,
     ):
         if artifact is not None:
             artifact.id = _new_id()
@@ -478,12 +487,13 @@ def _meeting(row: BotRow) -> MeetingUrl:
 
 
 def _to_wire(row: BotRow) -> Bot:
+    config = RecordingConfig.model_validate(row.recording_config)
     return Bot(
         id=row.id,
         meeting_url=_meeting(row),
         bot_name=row.bot_name,
         metadata=row.bot_metadata,
-        recording_config=RecordingConfig.model_validate(row.recording_config),
+        recording_config=config,
         automatic_leave=AutomaticLeave.model_validate(row.automatic_leave),
         join_at=row.join_at,
         status_changes=[
@@ -495,18 +505,35 @@ def _to_wire(row: BotRow) -> Bot:
             )
             for change in row.status_changes
         ],
-        recordings=[
-            Recording(
-                id=recording.id,
-                created_at=recording.created_at,
-                started_at=recording.started_at,
-                completed_at=recording.completed_at,
-                status=RecordingStatus(
-                    code=recording.status_code,
-                    sub_code=recording.status_sub_code,
-                    updated_at=recording.status_updated_at,
-                ),
-            )
-            for recording in row.recordings
-        ],
+        recordings=[_recording(recording, config.transcript) for recording in row.recordings],
     )
+
+
+def _recording(row: RecordingRow, transcript: TranscriptConfig | None) -> Recording:
+    status = RecordingStatus(
+        code=row.status_code, sub_code=row.status_sub_code, updated_at=row.status_updated_at
+    )
+    shortcuts = MediaShortcuts()
+    if row.transcript_id is not None and transcript is not None:
+        shortcuts.transcript = TranscriptArtifact(
+            id=row.transcript_id,
+            created_at=row.created_at,
+            status=status,
+            metadata=transcript.metadata,
+            data=TranscriptDownload(download_url=transcript_download_path(row.transcript_id)),
+            diarization=transcript.diarization or Diarization(),
+            provider=transcript.provider,
+        )
+    return Recording(
+        id=row.id,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+        status=status,
+        media_shortcuts=shortcuts,
+    )
+
+
+def transcript_download_path(transcript_id: str) -> str:
+    """Where the API serves a transcript, from its root (it adds its own address)."""
+    return f"/api/v1/transcript/{transcript_id}/download/"

@@ -14,6 +14,7 @@ oldest first, and counted.
 """
 
 import asyncio
+import logging
 import os
 import threading
 import time
@@ -191,6 +192,8 @@ class Transcriber:
         path = self._model.verified_path()
         os.environ["HF_HUB_OFFLINE"] = "1"
         from faster_whisper import WhisperModel
+
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # a line per utterance
 
         return WhisperModel(
             str(path), device="cpu", compute_type="int8", cpu_threads=1, local_files_only=True

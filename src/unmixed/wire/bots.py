@@ -313,12 +313,37 @@ class RecordingStatus(WireModel):
     updated_at: UtcDateTime
 
 
+class TranscriptDownload(WireModel):
+    download_url: str
+    """The transcript so far as JSON (`GET`, with the API key): each final utterance's
+    participant and words, in the order they were said."""
+    provider_data_download_url: None = None
+
+
+class TranscriptArtifact(WireModel):
+    """`media_shortcuts.transcript`: the recording's transcript, as Recall shows it."""
+
+    id: str
+    created_at: UtcDateTime
+    status: RecordingStatus
+    """`processing` while the bot records, then `done` (or `failed`, as its recording)."""
+    metadata: Metadata
+    data: TranscriptDownload
+    diarization: Diarization
+    provider: TranscriptProvider
+
+
+class MediaShortcuts(WireModel):
+    transcript: TranscriptArtifact | None = None
+
+
 class Recording(WireModel):
     id: str
     created_at: UtcDateTime
     started_at: UtcDateTime | None
     completed_at: UtcDateTime | None
     status: RecordingStatus
+    media_shortcuts: MediaShortcuts = Field(default_factory=MediaShortcuts)
 
 
 class Bot(WireModel):

@@ -142,13 +142,18 @@ class TranscriptWord(WireModel):
     end_timestamp: Timestamp
 
 
-class TranscriptData(WireModel):
+class TranscriptEntry(WireModel):
+    """One utterance of one participant, as a transcript download lists them."""
+
+    words: list[TranscriptWord]
+    participant: Participant
+
+
+class TranscriptData(TranscriptEntry):
     """One utterance of one participant (final), or what they have said of it so far
     (partial): the words, dated on the same timeline as their audio."""
 
-    words: list[TranscriptWord]
     language_code: str = "en"
-    participant: Participant
 
 
 class TranscriptPayload(WireModel):

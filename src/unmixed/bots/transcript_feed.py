@@ -1,0 +1,104 @@
+"""From each participant's audio to their transcript: cut, transcribed, sent, kept.
+
+Each participant has a cutter of their own (`transcription.utterances`); the
+bot has one engine for all (`transcription.engine`). Words come back on the
+loop, are dated on the recording's timeline, and go out as `transcript.data`
+(kept in the store, for the transcript download) or `transcript.partial_data`.
+A model that fails to load costs the transcript, never the audio.
+"""
+
+import asyncio
+from collections.abc import Callable, Iterable
+
+import structlog
+
+from unmixed.bots.participants import ParticipantDirectory
+from unmixed.delivery.transcript import TranscriptDelivery
+from unmixed.media import AudioChunk
+from unmixed.transcription.engine import Transcribed, Transcriber
+from unmixed.transcription.models import LocalModel
+from unmixed.transcription.utterances import Utterance, UtteranceCutter
+from unmixed.wire.realtime import Timestamp, TranscriptData, TranscriptWord
+
+log = structlog.get_logger(__name__)
+
+
+class TranscriptFeed:
+    def __init__(
+        self,
+        delivery: TranscriptDelivery,
+        directory: ParticipantDirectory,
+        model: LocalModel,
+        *,
+        recording_started_at: float,
+        keep: Callable[[TranscriptData], None],
+    ) -> None:
+        """`keep`: stores each final utterance."""
+        self._delivery = delivery
+        self._directory = directory
+        self._recording_started_at = recording_started_at
+        self._keep = keep
+        self._cutters: dict[str, UtteranceCutter] = {}
+        self._engine = Transcriber(model, self._transcribed)
+        self._engine.ready.add_done_callback(self._loaded)
+        self._failed = False
+        self._broken: set[str] = set()
+
+    def audio(self, key: str, chunks: Iterable[AudioChunk]) -> None:
+        """Never raises: a fault here costs this participant's transcript, not their audio."""
+        if self._failed or key in self._broken:
+            return
+        cutter = self._cutters.get(key)
+        if cutter is None:
+            cutter = self._cutters[key] = UtteranceCutter(partials=self._delivery.wants_partials)
+        try:
+            for chunk in chunks:
+                self._submit(key, cutter.push(chunk))
+        except Exception:
+            log.exception("a participant's transcript failed; their audio goes on", platform_id=key)
+            self._broken.add(key)
+            self._cutters.pop(key, None)
+
+    def audio_stopped(self, key: str) -> None:
+        """Their audio stopped (a mute, a leave, the end): what they were saying is final."""
+        self._broken.discard(key)
+        cutter = self._cutters.pop(key, None)
+        if cutter is not None and not self._failed:
+            self._submit(key, cutter.end())
+
+    async def close(self, drain_seconds: float) -> None:
+        """Transcribe what is still queued, then let receivers take it."""
+        await self._engine.close(drain_seconds)
+        await self._delivery.close(drain_seconds)
+
+    def _submit(self, key: str, utterances: list[Utterance]) -> None:
+        for utterance in utterances:
+            self._engine.submit(key, utterance)
+
+    def _transcribed(self, result: Transcribed) -> None:
+        participant = self._directory.get(result.job.key)
+        if participant is None or not result.words:
+            return
+        started = self._recording_started_at
+        data = TranscriptData(
+            words=[
+                TranscriptWord(
+                    text=word.text,
+                    start_timestamp=Timestamp.at(word.start, started),
+                    end_timestamp=Timestamp.at(word.end, started),
+                )
+                for word in result.words
+            ],
+            participant=participant,
+        )
+        final = result.job.utterance.final
+        self._delivery.send(data, final=final)
+        if final:
+            self._keep(data)
+
+    def _loaded(self, ready: "asyncio.Future[None]") -> None:
+        error = ready.exception()
+        if error is not None:
+            self._failed = True
+            self._cutters.clear()
+            log.error("the transcription model could not be loaded; no transcript", why=str(error))

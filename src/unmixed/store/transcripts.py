@@ -1,0 +1,46 @@
+"""Transcripts: each recording's final utterances, written by its bot as they are said."""
+
+from sqlalchemy import select
+
+from unmixed.store.database import Database
+from unmixed.store.models import BotRow, RecordingRow, UtteranceRow
+from unmixed.store.repository import Owner
+from unmixed.wire.realtime import TranscriptEntry
+
+
+class Transcripts:
+    def __init__(self, database: Database) -> None:
+        self._sessions = database.sessions
+
+    def add(self, recording_id: str, utterance: TranscriptEntry) -> None:
+        """Keep one final utterance (its words are never empty)."""
+        with self._sessions.begin() as session:
+            session.add(
+                UtteranceRow(
+                    recording_id=recording_id,
+                    started=utterance.words[0].start_timestamp.relative,
+                    participant=utterance.participant.model_dump(mode="json"),
+                    words=[word.model_dump(mode="json") for word in utterance.words],
+                )
+            )
+
+    def entries(self, transcript_id: str, owner: Owner) -> list[TranscriptEntry] | None:
+        """The transcript so far, in the order it was said; None if `owner` has no such
+        transcript."""
+        with self._sessions() as session:
+            recording_id = session.scalar(
+                select(RecordingRow.id)
+                .join(BotRow, BotRow.id == RecordingRow.bot_id)
+                .where(RecordingRow.transcript_id == transcript_id, owner.condition())
+            )
+            if recording_id is None:
+                return None
+            rows = session.scalars(
+                select(UtteranceRow)
+                .where(UtteranceRow.recording_id == recording_id)
+                .order_by(UtteranceRow.started, UtteranceRow.id)
+            )
+            return [
+                TranscriptEntry.model_validate({"participant": row.participant, "words": row.words})
+                for row in rows
+            ]
