@@ -18,3 +18,6 @@ async def test_each_demo_stream_holds_its_speakers_voice_alone(tmp_path: Path) -
                 assert score < 0.5, f"{other} is heard in {name}'s stream: {scores}"
     assert len(list(tmp_path.glob("*-participant-*.wav"))) == 3
     assert (tmp_path / "events.jsonl").stat().st_size > 0
+    for name in ("Alice", "Bob", "Carol"):
+        [text] = [p for p in tmp_path.glob("*.transcript.txt") if f"] {name}: " in p.read_text()]
+        assert text.read_text().count(f"] {name}: ") >= 1

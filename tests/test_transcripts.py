@@ -13,17 +13,15 @@ import pytest
 from tests.meeting import audio_endpoint
 from tests.webhook_receiver import WebhookReceiver
 from unmixed.api.server import ApiServer
-from unmixed.chromium import FAKE_MICROPHONE_RATE, write_microphone
 from unmixed.client import AsyncUnmixedClient
 from unmixed.receiver import AudioReceiver
 from unmixed.receiver.transcripts import ParticipantTranscript
 from unmixed.store import ENVIRONMENT_KEY, open_database
 from unmixed.store.webhooks import WebhookEndpoints
-from unmixed.testbed.audio import load_wav
 from unmixed.testbed.meeting import TestbedMeeting
 from unmixed.testbed.scenario import Scenario
 from unmixed.testbed.server import JanusServer
-from unmixed.testbed.speech import synthesize
+from unmixed.testbed.speech import spoken_track, voiced_spans
 from unmixed.transcription.accuracy import word_error_rate
 from unmixed.transcription.engine import Transcribed, Transcriber
 from unmixed.transcription.models import local_model
@@ -42,37 +40,6 @@ MAX_WER = 0.2
 TIME_TOLERANCE = 0.5
 
 VOICES = ("en-us+f3", "en-gb+m3")
-
-
-def spoken_track(
-    folder: Path, name: str, voice: str, lines: list[tuple[str, float]], seconds: float
-) -> Path:
-    """A WAV with each (sentence, start second) said once, silence around them, at least
-    `seconds` long: the testbed loops it, and it must not come round again."""
-    said = [
-        (load_wav(synthesize(text, voice, folder / f"{name}-{i}.wav")), at)
-        for i, (text, at) in enumerate(lines)
-    ]
-    length = max(int(at * FAKE_MICROPHONE_RATE) + len(audio) for audio, at in said)
-    track = np.zeros(max(length, int(seconds * FAKE_MICROPHONE_RATE)), dtype=np.int16)
-    for audio, at in said:
-        offset = int(at * FAKE_MICROPHONE_RATE)
-        track[offset : offset + len(audio)] = audio
-    return write_microphone(folder / f"{name}.wav", track)
-
-
-def voiced_spans(audio: np.ndarray, gap: float = 0.6) -> list[tuple[float, float]]:
-    """Where the voice is in a received timeline: loud 20 ms frames, joined across pauses
-    shorter than `gap`."""
-    frames = audio[: len(audio) // 320 * 320].astype(np.float64).reshape(-1, 320)
-    loud = np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) > 300) * 0.02
-    spans: list[tuple[float, float]] = []
-    for moment in loud:
-        if spans and moment - spans[-1][1] <= gap:
-            spans[-1] = (spans[-1][0], moment + 0.02)
-        else:
-            spans.append((moment, moment + 0.02))
-    return spans
 
 
 def transcript_endpoint(receiver: AudioReceiver) -> dict[str, Any]:

@@ -10,13 +10,16 @@ import soxr
 from rich.console import Console
 from rich.table import Table
 
+from unmixed.chromium import write_microphone
 from unmixed.local import FINISHED, local_stack
 from unmixed.receiver import AudioReceiver, ParticipantAudio
+from unmixed.receiver.transcripts import ParticipantTranscript
 from unmixed.testbed.audio import SEND_RATE, load_wav
 from unmixed.testbed.meeting import TestbedMeeting
 from unmixed.testbed.participant import ParticipantLog
 from unmixed.testbed.scenario import Scenario, ScenarioParticipant
 from unmixed.testbed.speech import synthesize
+from unmixed.transcription.accuracy import normalised, word_error_rate
 from unmixed.wire.realtime import SAMPLE_RATE
 from unmixed.wire.status import StatusCode
 
@@ -29,11 +32,17 @@ class Speaker:
 
 
 SPEAKERS = (
-    Speaker("Alice", "en-us+f3", "Good morning everyone, let's review the launch plan."),
-    Speaker("Bob", "en-gb+m3", "The servers are ready and the tests are green."),
+    Speaker("Alice", "en-us+f3", "We need to finish the project before the end of the month."),
+    Speaker("Bob", "en-gb+m3", "The quarterly numbers look better than we expected."),
     Speaker("Carol", "en-us+f5", "I will send the customer notes after this call."),
 )
 DURATION = 16.0
+PAUSE_SECONDS = 1.0
+"""After each saying of a sentence (they say it again and again): each saying is an
+utterance of its own, and its transcript can be held against the sentence."""
+WHOLE_SAYING = 0.8
+"""A transcribed utterance with this share of the sentence's words is a whole saying;
+shorter ones were cut by a mute or a leave, and are not scored."""
 
 
 def voice_scores(heard: np.ndarray, voices: dict[str, np.ndarray]) -> dict[str, float]:
@@ -73,9 +82,7 @@ def _loudest_second(audio: np.ndarray) -> np.ndarray:
 
 def demo_scenario(voices_dir: Path) -> Scenario:
     """Alice hosts from the start; Bob joins muted and unmutes; Carol joins late, leaves early."""
-    paths = {
-        s.name: synthesize(s.sentence, s.voice, voices_dir / f"{s.name}.wav") for s in SPEAKERS
-    }
+    paths = {s.name: _with_pause(s, voices_dir) for s in SPEAKERS}
     return Scenario(
         participants=[
             ScenarioParticipant(name="Alice", is_host=True, audio=paths["Alice"], leave_at=14),
@@ -90,6 +97,14 @@ def demo_scenario(voices_dir: Path) -> Scenario:
         ],
         duration=DURATION,
     )
+
+
+def _with_pause(speaker: Speaker, voices_dir: Path) -> Path:
+    spoken = load_wav(
+        synthesize(speaker.sentence, speaker.voice, voices_dir / f"{speaker.name}-sentence.wav")
+    )
+    pause = np.zeros(round(PAUSE_SECONDS * SEND_RATE), dtype=np.int16)
+    return write_microphone(voices_dir / f"{speaker.name}.wav", np.concatenate([spoken, pause]))
 
 
 async def run_demo(out_dir: Path, console: Console) -> dict[str, dict[str, float]]:
@@ -108,7 +123,9 @@ async def run_demo(out_dir: Path, console: Console) -> dict[str, dict[str, float
             )
             async with TestbedMeeting(stack.janus.url, scenario) as meeting:
                 console.print(f"[bold]meeting[/] {meeting.meeting_url}")
-                bot = await stack.send_bot(meeting.meeting_url, bot_name="unmixed demo")
+                bot = await stack.send_bot(
+                    meeting.meeting_url, bot_name="unmixed demo", transcript=True
+                )
                 console.print(
                     f"[bold]bot[/] {bot.id} is {bot.status_changes[-1].code}; "
                     f"the meeting plays for {DURATION:.0f} s"
@@ -133,6 +150,7 @@ async def run_demo(out_dir: Path, console: Console) -> dict[str, dict[str, float
             for name, path in wavs.items():
                 console.print(f"  {name}: {path}")
             console.print(f"  events: {out_dir / 'events.jsonl'}")
+            console.print(f"  transcripts: {out_dir}/*.transcript.txt (and .jsonl)")
             if bot.status_changes[-1].code != StatusCode.DONE:
                 raise RuntimeError(f"the bot ended in {bot.status_changes[-1].code}")
     return matches
@@ -155,6 +173,8 @@ def _summary(
         "seconds",
         "connections opened-closed (s into the recording)",
         "first audio after unmute",
+        "words heard (last whole saying)",
+        "WER (whole sayings)",
     ):
         table.add_column(column)
     for participant in sorted(receiver.participants.values(), key=lambda p: p.id):
@@ -173,8 +193,29 @@ def _summary(
             f"{participant.seconds:.2f}",
             spans,
             _first_audio_latency(participant, logs.get(name)),
+            *_heard(
+                receiver.transcripts.participants.get((participant.recording_id, participant.id)),
+                sentences.get(name),
+            ),
         )
     return table
+
+
+def _heard(transcript: ParticipantTranscript | None, sentence: str | None) -> tuple[str, str]:
+    """The last whole saying transcribed, and the word error rate over all of them."""
+    if transcript is None or sentence is None:
+        return "", ""
+    length = len(normalised(sentence).split())
+    whole = [
+        line.text
+        for line in transcript.finals
+        if len(normalised(line.text).split()) >= WHOLE_SAYING * length
+    ]
+    if not whole:
+        return "", "no whole saying"
+    rate = word_error_rate(" ".join([sentence] * len(whole)), " ".join(whole))
+    sayings = "1 saying" if len(whole) == 1 else f"{len(whole)} sayings"
+    return whole[-1], f"{rate:.0%} ({sayings})"
 
 
 def _voice_heard(scores: dict[str, float]) -> str:

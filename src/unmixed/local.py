@@ -28,7 +28,7 @@ from unmixed.settings import Settings
 from unmixed.testbed.redis import RedisServer
 from unmixed.testbed.server import JanusServer
 from unmixed.wire.bots import Bot
-from unmixed.wire.realtime import AUDIO_SEPARATE_RAW_DATA
+from unmixed.wire.realtime import AUDIO_SEPARATE_RAW_DATA, TRANSCRIPT_EVENTS
 from unmixed.wire.status import StatusCode
 
 BOT_READY_TIMEOUT = 30.0
@@ -50,31 +50,38 @@ class LocalStack:
         os.killpg(self.worker.pid, signal.SIGKILL)
         self.worker.wait()
 
-    async def send_bot(self, meeting_url: str, bot_name: str = "unmixed") -> Bot:
+    async def send_bot(
+        self, meeting_url: str, bot_name: str = "unmixed", *, transcript: bool = False
+    ) -> Bot:
         """Create a bot with Recall's request shape and wait until it is recording."""
-        bot = await self.create_bot(meeting_url, bot_name)
+        bot = await self.create_bot(meeting_url, bot_name, transcript=transcript)
         return await self.client.wait_for_status(
             bot.id, {StatusCode.IN_CALL_RECORDING, *FINISHED}, timeout=BOT_READY_TIMEOUT
         )
 
-    async def create_bot(self, meeting_url: str, bot_name: str = "unmixed", **options: Any) -> Bot:
+    async def create_bot(
+        self,
+        meeting_url: str,
+        bot_name: str = "unmixed",
+        *,
+        transcript: bool = False,
+        **options: Any,
+    ) -> Bot:
         """Create a bot that streams to this stack's receiver, with Recall's request shape
-        (and any other fields of it in `options`); the API answers at once, before the
-        bot has joined."""
+        (and any other fields of it in `options`); with `transcript`, it transcribes too,
+        as Recall's `recallai_streaming` asks. The API answers at once, before the bot
+        has joined."""
+        config: dict[str, Any] = {"audio_separate_raw": {}}
+        events = [AUDIO_SEPARATE_RAW_DATA]
+        if transcript:
+            config["transcript"] = {"provider": {"recallai_streaming": {}}}
+            events += TRANSCRIPT_EVENTS
+        endpoint = {"type": "websocket", "url": self.receiver.url, "events": events}
         return await self.client.create_bot(
             meeting_url=meeting_url,
             bot_name=bot_name,
             **options,
-            recording_config={
-                "audio_separate_raw": {},
-                "realtime_endpoints": [
-                    {
-                        "type": "websocket",
-                        "url": self.receiver.url,
-                        "events": [AUDIO_SEPARATE_RAW_DATA],
-                    }
-                ],
-            },
+            recording_config={**config, "realtime_endpoints": [endpoint]},
         )
 
 
