@@ -78,7 +78,7 @@ def _check_transcript_model(request: BotCreate) -> None:
     if transcript is None:
         return
     try:
-        local_model(transcript.provider.model).path()
+        local_model(transcript.provider.model).check_installed()
     except ModelUnavailable as error:
         raise FieldError("recording_config.transcript.provider", str(error)) from error
 

@@ -189,14 +189,18 @@ class Transcriber:
     def _load(self) -> Any:
         """Import faster-whisper and load the model, here on the thread: together they
         take half a second the audio must not wait for."""
-        path = self._model.verified_path()
+        files = self._model.read()
         os.environ["HF_HUB_OFFLINE"] = "1"
         from faster_whisper import WhisperModel
 
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # a line per utterance
-
         return WhisperModel(
-            str(path), device="cpu", compute_type="int8", cpu_threads=1, local_files_only=True
+            self._model.name,
+            device="cpu",
+            compute_type="int8",
+            cpu_threads=1,
+            local_files_only=True,
+            files=files,
         )
 
 

