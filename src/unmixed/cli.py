@@ -266,10 +266,19 @@ def bench(
     participants: Annotated[
         int | None,
         typer.Option(
-            min=1, max=30, help="Speaking participants: 5 by default, 3 with --bots or --pipeline."
+            min=1,
+            max=30,
+            help="Speaking participants: 5 by default, 3 with --bots, --pipeline or --transcribe.",
         ),
     ] = None,
-    seconds: Annotated[float, typer.Option(min=5, help="How long they speak.")] = 20.0,
+    seconds: Annotated[
+        float | None,
+        typer.Option(
+            min=5,
+            help="How long they speak: 20 s by default, 40 with --transcribe (for enough "
+            "sentences to take percentiles of).",
+        ),
+    ] = None,
     browser_speakers: Annotated[
         int, typer.Option(min=0, max=10, help="Speakers for the browser bot's run (0: skip it).")
     ] = 3,
@@ -289,6 +298,14 @@ def bench(
             "process fed each participant's Opus at real rate, with no meeting and no WebRTC.",
         ),
     ] = False,
+    transcribe: Annotated[
+        bool,
+        typer.Option(
+            help="Measure live transcription instead of the one-bot runs: one native bot in "
+            "a meeting of people saying sentences, without a transcript and then with one "
+            "(CPU, memory, end of speech to final text, word error rate).",
+        ),
+    ] = False,
     launcher: Annotated[
         Literal["local", "celery"],
         typer.Option(
@@ -302,13 +319,27 @@ def bench(
     for the native testbed adapter and for the browser bot, or (--bots) for many
     native bots at once, or (--pipeline) the bot's media and delivery alone; against
     the floor (decoding, resampling and wrapping the same audio, measured in the
-    same run)."""
-    from unmixed.bench import run_bench, run_fleet_bench, run_pipeline_bench
+    same run). Or (--transcribe) what live transcription adds to one bot."""
+    from unmixed.bench import run_bench, run_fleet_bench, run_pipeline_bench, run_transcribe_bench
 
-    if bots and pipeline:
-        raise typer.BadParameter("measure either many bots or the pipeline", param_hint="--bots")
+    if sum([bool(bots), pipeline, transcribe]) > 1:
+        raise typer.BadParameter(
+            "measure one of many bots, the pipeline or transcription", param_hint="--bots"
+        )
+    if seconds is None:
+        seconds = 40.0 if transcribe else 20.0
+    if transcribe:
+        from unmixed.bench.transcribe import MIN_SECONDS
+
+        if seconds < MIN_SECONDS:
+            raise typer.BadParameter(
+                f"every speaker needs time for a sentence: {MIN_SECONDS:.0f} s at least",
+                param_hint="--seconds",
+            )
     configure_logging(process="bench")
-    if bots:
+    if transcribe:
+        asyncio.run(run_transcribe_bench(participants or 3, seconds, Console()))
+    elif bots:
         asyncio.run(run_fleet_bench(bots, participants or 3, seconds, Console(), launcher=launcher))
     elif pipeline:
         asyncio.run(run_pipeline_bench(participants or 3, seconds, Console()))

@@ -8,7 +8,9 @@ API's processes, or with `--launcher celery` by a Celery worker), and
 `--pipeline` feeds one bot process the speakers' Opus with no meeting at all, for
 what media and delivery alone cost. Either way the floor (`floor.py`) is
 measured first, in the same run, and the bot's cost per stream is printed as a
-multiple of it.
+multiple of it. `--transcribe` has the speakers say sentences instead of beeping,
+and sends one bot twice, without a transcript and with one, for what live
+transcription adds (`transcribe.py`).
 
 Each run's modules are imported when it starts, not here: the pipeline's bot
 process imports its adapter from this package, and must load no more than a bot.
@@ -58,3 +60,12 @@ async def run_pipeline_bench(participants: int, seconds: float, console: Console
     from unmixed.bench.report import pipeline_report
 
     console.print(pipeline_report(seconds, await measure_pipeline(participants, seconds)))
+
+
+async def run_transcribe_bench(participants: int, seconds: float, console: Console) -> None:
+    """One bot in a meeting of `participants` people saying sentences, without a
+    transcript and then with one."""
+    from unmixed.bench.report import transcribe_report
+    from unmixed.bench.transcribe import measure_transcribe
+
+    console.print(transcribe_report(seconds, await measure_transcribe(participants, seconds)))

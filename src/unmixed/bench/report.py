@@ -9,6 +9,7 @@ from unmixed.bench.latency import percentile
 from unmixed.bench.lost import StreamLoss
 from unmixed.bench.pipeline import PipelineFigures, StreamCount
 from unmixed.bench.single import Figures
+from unmixed.bench.transcribe import SENTENCE_EVERY, TranscribeFigures, TranscribeRun
 from unmixed.wire.realtime import SAMPLE_RATE
 
 TIMES = "\N{MULTIPLICATION SIGN}"
@@ -239,3 +240,55 @@ def _ending_rows(figures: FleetFigures) -> Rows:
             )
         )
     return rows
+
+
+def transcribe_report(seconds: float, figures: TranscribeFigures) -> Table:
+    """One column per run (without a transcript, with one), one row per measure; what
+    only a transcript has is "-" in the run without one."""
+    participants = len(figures.script)
+    table = Table(
+        title=f"unmixed bench --transcribe: {participants} speakers, a sentence each every "
+        f"{SENTENCE_EVERY:.0f} s, {seconds:.0f} s on {psutil.cpu_count()} cores"
+    )
+    table.add_column("measure")
+    said = sum(len(lines) for lines in figures.script.values())
+    columns = []
+    for label, run in figures.runs.items():
+        table.add_column(label, justify="right")
+        columns.append(dict(_transcribe_rows(run, participants, said)))
+    for measure in dict.fromkeys(measure for column in columns for measure in column):
+        table.add_row(measure, *(column.get(measure, "-") for column in columns))
+    return table
+
+
+def _transcribe_rows(run: TranscribeRun, participants: int, said: int) -> Rows:
+    watch = run.watch
+    rows = [
+        ("sentences said (voiced spans received)", f"{said} ({run.sentences})"),
+        ("bot CPU, all streams", _core(watch.cpu_percent)),
+        (
+            "bot CPU per speaking participant",
+            f"{watch.cpu_percent / participants:.2f} % of one core",
+        ),
+        ("bot RSS peak", _mib(watch.peak_rss)),
+        ("bot PSS peak", _mib(watch.peak_pss)),
+    ]
+    if run.heard is None:
+        return rows
+    times = [participant.times for participant in run.heard.values()]
+    latencies = [latency for t in times for latency in t.latencies]
+    return [
+        *rows,
+        (
+            "end of speech -> final text p50 / p95 / max",
+            f"{_ms(percentile(latencies, 0.5))} / {_ms(percentile(latencies, 0.95))} / "
+            f"{_ms(max(latencies, default=float('nan')))}",
+        ),
+        ("finals received", str(sum(p.finals for p in run.heard.values()))),
+        ("sentences with no final", str(sum(t.unheard for t in times))),
+        ("finals off any sentence", str(sum(t.strays for t in times))),
+        *[
+            (f"WER, {name} ({participant.voice})", f"{participant.wer:.0%}")
+            for name, participant in run.heard.items()
+        ],
+    ]

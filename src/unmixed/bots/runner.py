@@ -490,11 +490,15 @@ class BotRun:
             local_model(artifact.provider.model),
             recording_started_at=recording.started_at.timestamp(),
             keep=functools.partial(self._keep_utterance, recording.id),
+            failed=functools.partial(self._transcript_failed, recording.id),
         )
 
     def _keep_utterance(self, recording_id: str, utterance: TranscriptData) -> None:
         kept = self._store.keep_utterance(recording_id, utterance)
         kept.add_done_callback(self._utterance_kept)
+
+    def _transcript_failed(self, recording_id: str, sub_code: str) -> None:
+        self._store.transcript_failed(recording_id, sub_code).add_done_callback(self._written)
 
     @staticmethod
     def _utterance_kept(write: "asyncio.Future[None]") -> None:

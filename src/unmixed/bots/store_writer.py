@@ -53,6 +53,10 @@ class StoreWriter(Service):
     def keep_utterance(self, recording_id: str, utterance: TranscriptEntry) -> asyncio.Future[None]:
         return self._ask(lambda: self._transcripts.add(recording_id, utterance))
 
+    def transcript_failed(self, recording_id: str, sub_code: str) -> asyncio.Future[None]:
+        log.error("the transcript failed", sub_code=sub_code)
+        return self._ask(lambda: self._transcripts.failed(recording_id, sub_code))
+
     def _ask(self, write: Callable[[], Result]) -> asyncio.Future[Result]:
         done: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((write, done))

@@ -20,6 +20,9 @@ from unmixed.transcription.models import LocalModel
 from unmixed.transcription.utterances import Utterance, UtteranceCutter
 from unmixed.wire.realtime import Timestamp, TranscriptData, TranscriptWord
 
+MODEL_UNAVAILABLE = "transcription_model_unavailable"
+"""The transcript's sub_code when the bot could not load the model it was created with."""
+
 log = structlog.get_logger(__name__)
 
 
@@ -32,12 +35,15 @@ class TranscriptFeed:
         *,
         recording_started_at: float,
         keep: Callable[[TranscriptData], None],
+        failed: Callable[[str], None],
     ) -> None:
-        """`keep`: stores each final utterance."""
+        """`keep`: stores each final utterance; `failed`: tells the store the transcript
+        failed, and why (a sub_code)."""
         self._delivery = delivery
         self._directory = directory
         self._recording_started_at = recording_started_at
         self._keep = keep
+        self._on_failure = failed
         self._cutters: dict[str, UtteranceCutter] = {}
         self._engine = Transcriber(model, self._transcribed)
         self._engine.ready.add_done_callback(self._loaded)
@@ -102,3 +108,4 @@ class TranscriptFeed:
             self._failed = True
             self._cutters.clear()
             log.error("the transcription model could not be loaded; no transcript", why=str(error))
+            self._on_failure(MODEL_UNAVAILABLE)

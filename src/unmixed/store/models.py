@@ -102,6 +102,9 @@ class RecordingRow(Base):
     status_updated_at: Mapped[datetime]
     transcript_id: Mapped[str | None] = mapped_column(String(36), index=True)
     """Set when the bot transcribes: the id of `recording_config.transcript`."""
+    transcript_failure: Mapped[str | None] = mapped_column(String(128))
+    """Why the transcript failed, as its status's sub_code; None while it follows the
+    recording's status."""
 
 
 class UtteranceRow(Base):

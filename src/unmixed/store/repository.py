@@ -518,7 +518,11 @@ def _recording(row: RecordingRow, transcript: TranscriptConfig | None) -> Record
         shortcuts.transcript = TranscriptArtifact(
             id=row.transcript_id,
             created_at=row.created_at,
-            status=status,
+            status=status
+            if row.transcript_failure is None
+            else RecordingStatus(
+                code="failed", sub_code=row.transcript_failure, updated_at=row.status_updated_at
+            ),
             metadata=transcript.metadata,
             data=TranscriptDownload(download_url=transcript_download_path(row.transcript_id)),
             diarization=transcript.diarization or Diarization(),

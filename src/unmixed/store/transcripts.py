@@ -24,6 +24,11 @@ class Transcripts:
                 )
             )
 
+    def failed(self, recording_id: str, sub_code: str) -> None:
+        """The transcript will have no more: shown as its status, `failed`, with `sub_code`."""
+        with self._sessions.begin() as session:
+            session.get_one(RecordingRow, recording_id).transcript_failure = sub_code
+
     def entries(self, transcript_id: str, owner: Owner) -> list[TranscriptEntry] | None:
         """The transcript so far, in the order it was said; None if `owner` has no such
         transcript."""

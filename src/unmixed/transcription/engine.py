@@ -7,9 +7,9 @@ queues utterances (`submit` never blocks) and gets words back through
 the other to the audio.
 
 When utterances come faster than the model keeps up, what goes first is what
-matters least: a partial is dropped when a final waits, a newer partial of the
-same participant replaces the queued one, and a final makes its own partials
-moot. Finals are dropped only past `MAX_BACKLOG_SECONDS` of queued speech,
+matters least: a partial is dropped while a final waits or is being transcribed,
+a newer partial of the same participant replaces the queued one, and a final
+makes its own partials moot. Finals are dropped only past `MAX_BACKLOG_SECONDS` of queued speech,
 oldest first, and counted.
 """
 
@@ -83,6 +83,7 @@ class Transcriber:
         self._finals: deque[Job] = deque()
         self._partials: dict[str, Job] = {}
         self._busy = False
+        self._final_in_hand = False
         self._closing = False
         self.counters = EngineCounters()
         self.ready: asyncio.Future[None] = self._loop.create_future()
@@ -104,7 +105,7 @@ class Transcriber:
                     self.counters.partials_dropped += 1
                 self._finals.append(job)
                 self._drop_finals_past_backlog()
-            elif self._finals:
+            elif self._finals or self._final_in_hand:
                 self.counters.partials_dropped += 1
                 return
             else:
@@ -115,8 +116,10 @@ class Transcriber:
             self._lock.notify()
 
     async def close(self, timeout: float) -> None:
-        """Transcribe what is queued, for at most `timeout` seconds, then stop."""
+        """Transcribe the finals queued, for at most `timeout` seconds, then stop (the
+        partials queued are moot: their finals are on the way)."""
         with self._lock:
+            self.counters.partials_dropped += len(self._partials)
             self._partials.clear()
         self._mark_idle()
         try:
@@ -142,7 +145,7 @@ class Transcriber:
     def _next(self) -> Job | None:
         """The next job, finals first; None once closing. Called on the thread."""
         with self._lock:
-            self._busy = False
+            self._busy = self._final_in_hand = False
             while not self._closing and not self._finals and not self._partials:
                 self._loop.call_soon_threadsafe(self._mark_idle)
                 self._lock.wait()
@@ -150,6 +153,7 @@ class Transcriber:
                 return None
             self._busy = True
             if self._finals:
+                self._final_in_hand = True
                 return self._finals.popleft()
             oldest = min(self._partials.values(), key=lambda job: job.queued_at)
             return self._partials.pop(oldest.key)

@@ -30,6 +30,14 @@ class PackagedFile:
     path: str
     """Inside the package."""
 
+    def location(self) -> Path:
+        """Where it is on this machine (a path that does not exist if its package is not
+        installed)."""
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or not spec.submodule_search_locations:
+            return Path("/nonexistent") / self.package
+        return Path(next(iter(spec.submodule_search_locations))) / self.path
+
 
 @dataclass(frozen=True)
 class LocalModel:
@@ -47,7 +55,7 @@ class LocalModel:
             raise ModelUnavailable(f"faster-whisper is not installed: {INSTALL_HINT}")
         for parts in self.files.values():
             for part in parts:
-                if not _located(part).is_file():
+                if not part.location().is_file():
                     raise ModelUnavailable(
                         f"the {self.name} model is not installed: pip install {self.install}"
                     )
@@ -69,15 +77,8 @@ class LocalModel:
 def _joined(parts: tuple[PackagedFile, ...]) -> bytes:
     """One file from its parts; a file in one part is not copied (75 MB is worth it)."""
     if len(parts) == 1:
-        return _located(parts[0]).read_bytes()
-    return b"".join(_located(part).read_bytes() for part in parts)
-
-
-def _located(part: PackagedFile) -> Path:
-    spec = importlib.util.find_spec(part.package)
-    if spec is None or not spec.submodule_search_locations:
-        return Path("/nonexistent") / part.package
-    return Path(next(iter(spec.submodule_search_locations))) / part.path
+        return parts[0].location().read_bytes()
+    return b"".join(part.location().read_bytes() for part in parts)
 
 
 def _whole(package: str, folder: str, *names: str) -> dict[str, tuple[PackagedFile, ...]]:

@@ -17,6 +17,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("recordings") as recordings:
         recordings.add_column(sa.Column("transcript_id", sa.String(length=36), nullable=True))
+        recordings.add_column(sa.Column("transcript_failure", sa.String(length=128), nullable=True))
         recordings.create_index("ix_recordings_transcript_id", ["transcript_id"])
     op.create_table(
         "transcript_utterances",
@@ -40,4 +41,5 @@ def downgrade() -> None:
     op.drop_table("transcript_utterances")
     with op.batch_alter_table("recordings") as recordings:
         recordings.drop_index("ix_recordings_transcript_id")
+        recordings.drop_column("transcript_failure")
         recordings.drop_column("transcript_id")
