@@ -286,3 +286,19 @@ async def test_an_api_server_that_does_not_answer_is_a_failed_launch() -> None:
 
 async def test_the_cluster_knows_the_capacity(launcher: KubernetesLauncher) -> None:
     assert await launcher.capacity() is None
+
+
+def test_a_bot_that_transcribes_asks_for_room_for_its_model() -> None:
+    def resources(transcribes: bool) -> dict[str, dict[str, Decimal]]:
+        job = BotJob(BOT_ID, Platform.ZOOM, transcribes=transcribes)
+        asked = container(job_manifest(job, settings()))["resources"]
+        return {
+            kind: {name: parse_quantity(value) for name, value in amounts.items()}
+            for kind, amounts in asked.items()
+        }
+
+    plain, transcribing = resources(False), resources(True)
+    for kind in ("requests", "limits"):
+        assert transcribing[kind]["memory"] - plain[kind]["memory"] >= 256 * 2**20
+        assert transcribing[kind]["cpu"] > plain[kind]["cpu"]
+    assert transcribing["limits"]["memory"] > MEASURED_MEMORY["native"] + 220 * 2**20

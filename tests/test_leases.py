@@ -141,12 +141,12 @@ def test_bots_are_due_by_join_at_less_the_lead(bots: Bots, leases: Leases) -> No
     now_bot = new_bot(bots)
     soon = new_bot(bots, join_in=20)
     later = new_bot(bots, join_in=3600)
-    due = {bot_id for bot_id, _ in leases.due(timedelta(seconds=30))}
+    due = {bot_id for bot_id, _, _ in leases.due(timedelta(seconds=30))}
     assert due == {now_bot, soon}
-    assert {bot_id for bot_id, _ in leases.due(timedelta(0))} == {now_bot}
+    assert {bot_id for bot_id, _, _ in leases.due(timedelta(0))} == {now_bot}
     assert leases.mark_dispatched(now_bot)
-    assert {bot_id for bot_id, _ in leases.due(timedelta(seconds=30))} == {soon}
-    assert later not in {bot_id for bot_id, _ in leases.due(timedelta(minutes=59))}
+    assert {bot_id for bot_id, _, _ in leases.due(timedelta(seconds=30))} == {soon}
+    assert later not in {bot_id for bot_id, _, _ in leases.due(timedelta(minutes=59))}
 
 
 def test_slots_are_held_by_unfinished_bots_due_soon_or_dispatched(

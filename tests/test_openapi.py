@@ -104,6 +104,7 @@ def test_every_route_answers_as_documented(
         "GET /api/v1/webhook_endpoint/",
         "POST /api/v1/webhook_endpoint/",
         "DELETE /api/v1/webhook_endpoint/{endpoint_id}/",
+        "GET /api/v1/transcript/{transcript_id}/download/",
     }
     for operation in routes:
 

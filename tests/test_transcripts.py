@@ -130,6 +130,8 @@ async def test_each_participant_is_transcribed_on_their_own_stream_where_they_sp
     assert artifact is not None
     assert artifact.id == bot.recording_config.transcript.id  # type: ignore[union-attr]
     assert artifact.status.code == "done"
+    assert artifact.data.download_url.startswith("http://127.0.0.1:")
+    assert artifact.data.download_url.endswith(f"/api/v1/transcript/{artifact.id}/download/")
     download = await client.get_transcript(artifact.id)
     kept = [
         (entry.participant.name, " ".join(word.text for word in entry.words)) for entry in download

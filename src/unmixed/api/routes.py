@@ -47,8 +47,26 @@ PlatformFilter = Annotated[list[Platform], Query(max_length=MAX_FILTER_VALUES)]
 route = slashed_routes(router)
 
 
+def public_base(request: Request, state: State) -> str:
+    return _public_base(request, state)
+
+
+Base = Annotated[str, Depends(public_base)]
+"""The API's own public address, for the links in what it answers."""
+
+
+def _linked(bot: Bot, base: str) -> Bot:
+    """`bot` with its download links made absolute, as Recall's are: the store knows
+    paths, only the API knows where it is reached."""
+    for recording in bot.recordings:
+        transcript = recording.media_shortcuts.transcript
+        if transcript is not None and transcript.data.download_url.startswith("/"):
+            transcript.data.download_url = base + transcript.data.download_url
+    return bot
+
+
 @route("POST", "/bot", status_code=201, response_model=Bot, errors=(400, 503, 507))
-async def create_bot(request: BotCreate, owner: Caller, state: State) -> Bot:
+async def create_bot(request: BotCreate, owner: Caller, state: State, base: Base) -> Bot:
     meeting = _checked_meeting(request, state)
     slots = await _slot_limit(state) if _ad_hoc(request.join_at) else None
     try:
@@ -56,7 +74,7 @@ async def create_bot(request: BotCreate, owner: Caller, state: State) -> Bot:
     except NoFreeSlot as full:
         raise _no_free_slot(full) from full
     state.scheduler.wake()
-    return bot
+    return _linked(bot, base)
 
 
 def _checked_meeting(request: BotCreate, state: ServiceState) -> MeetingUrl:
@@ -119,6 +137,7 @@ async def list_bots(
     request: Request,
     owner: Caller,
     state: State,
+    base: Base,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     status: StatusFilter = [],  # noqa: B006 (FastAPI copies defaults)
     platform: PlatformFilter = [],  # noqa: B006
@@ -142,7 +161,7 @@ async def list_bots(
         count=count,
         next=_page_link(request, state, page + 1) if offset + PAGE_SIZE < count else None,
         previous=_page_link(request, state, page - 1) if page > 1 else None,
-        results=bots,
+        results=[_linked(bot, base) for bot in bots],
     )
 
 
@@ -202,12 +221,14 @@ def _moment(field: str, text: str | None) -> datetime | None:
 
 
 @route("GET", "/bot/{bot_id}", response_model=Bot, errors=(404,))
-async def retrieve_bot(bot_id: str, owner: Caller, state: State) -> Bot:
-    return await _owned_bot(state, bot_id, owner)
+async def retrieve_bot(bot_id: str, owner: Caller, state: State, base: Base) -> Bot:
+    return _linked(await _owned_bot(state, bot_id, owner), base)
 
 
 @route("PATCH", "/bot/{bot_id}", response_model=Bot, errors=(400, 404, 503, 507))
-async def update_bot(bot_id: str, changes: BotUpdate, owner: Caller, state: State) -> Bot:
+async def update_bot(
+    bot_id: str, changes: BotUpdate, owner: Caller, state: State, base: Base
+) -> Bot:
     """Recall's Update Scheduled Bot: only a bot not yet dispatched can change. A
     `join_at` moved within the ad hoc window takes a bot slot, as a new bot would."""
     _refuse_completed(await _owned_bot(state, bot_id, owner))
@@ -225,7 +246,7 @@ async def update_bot(bot_id: str, changes: BotUpdate, owner: Caller, state: Stat
     except NoFreeSlot as full:
         raise _no_free_slot(full) from full
     state.scheduler.wake()
-    return bot
+    return _linked(bot, base)
 
 
 @route(
@@ -252,13 +273,13 @@ async def delete_bot(bot_id: str, owner: Caller, state: State) -> Response:
 
 
 @route("POST", "/bot/{bot_id}/leave_call", response_model=Bot, errors=(400, 404))
-async def leave_call(bot_id: str, owner: Caller, state: State) -> Bot:
+async def leave_call(bot_id: str, owner: Caller, state: State, base: Base) -> Bot:
     """A bot not yet dispatched is called off here; any other is told through the
     store (and Redis, where configured), wherever it runs."""
     _refuse_completed(await _owned_bot(state, bot_id, owner))
     if await asyncio.to_thread(state.leases.request_leave, bot_id) is LeaveAsked.SENT:
         await state.notices.announce(bot_id)
-    return await _owned_bot(state, bot_id, owner)
+    return _linked(await _owned_bot(state, bot_id, owner), base)
 
 
 @route(

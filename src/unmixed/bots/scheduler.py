@@ -91,9 +91,10 @@ class Scheduler(Service):
                     await self._wake.wait()
 
     async def _dispatch_due(self) -> None:
-        for bot_id, platform in await asyncio.to_thread(self._leases.due, self._lead):
+        due = await asyncio.to_thread(self._leases.due, self._lead)
+        for bot_id, platform, transcribes in due:
             if await asyncio.to_thread(self._leases.mark_dispatched, bot_id):
-                await self._launch(BotJob(bot_id, Platform(platform)))
+                await self._launch(BotJob(bot_id, Platform(platform), transcribes))
 
     async def _launch(self, job: BotJob) -> None:
         try:

@@ -51,12 +51,13 @@ class Leases:
     def __init__(self, database: Database) -> None:
         self._sessions = database.sessions
 
-    def due(self, lead: timedelta) -> list[tuple[str, str]]:
+    def due(self, lead: timedelta) -> list[tuple[str, str, bool]]:
         """Bots to dispatch now, oldest first: `ready`, not dispatched, and with no
-        `join_at` or one at most `lead` away. With their platform."""
+        `join_at` or one at most `lead` away. With their platform, and whether they
+        transcribe."""
         with self._sessions() as session:
             rows = session.execute(
-                select(BotRow.id, BotRow.platform)
+                select(BotRow.id, BotRow.platform, BotRow.recording_config)
                 .where(
                     BotRow.status == StatusCode.READY,
                     BotRow.dispatched_at.is_(None),
@@ -64,7 +65,10 @@ class Leases:
                 )
                 .order_by(BotRow.created_at)
             )
-            return [(bot_id, platform) for bot_id, platform in rows]
+            return [
+                (bot_id, platform, config.get("transcript") is not None)
+                for bot_id, platform, config in rows
+            ]
 
     def mark_dispatched(self, bot_id: str) -> bool:
         """Take the bot for launching; False if another scheduler (or a deletion) took it."""

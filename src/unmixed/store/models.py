@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -117,7 +117,7 @@ class UtteranceRow(Base):
     recording_id: Mapped[str] = mapped_column(
         ForeignKey("recordings.id", ondelete="CASCADE"), index=True
     )
-    started: Mapped[float]
+    started: Mapped[float] = mapped_column(Float)
     """Its first word's `relative` time: the order of the transcript."""
     participant: Mapped[dict[str, Any]]
     words: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

@@ -27,6 +27,8 @@ class BotJob:
 
     bot_id: str
     platform: Platform
+    transcribes: bool = False
+    """It runs a Whisper model as well: a few hundred MiB more, and CPU while people talk."""
 
 
 class Launcher(Protocol):

@@ -14,6 +14,7 @@ imported when a launcher is made, never by importing this module.
 import asyncio
 import json
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -40,10 +41,34 @@ meeting and drains its receivers for up to 10 s."""
 REQUEST_SECONDS = 30.0
 """How long the API server may take to answer the Job's creation."""
 
-NATIVE_RESOURCES = {
-    "requests": {"cpu": "100m", "memory": "256Mi"},
-    "limits": {"cpu": "1", "memory": "512Mi"},
-}
+
+@dataclass(frozen=True)
+class PodResources:
+    cpu_request: int
+    """Millicores."""
+    memory_request: int
+    """MiB."""
+    cpu_limit: int
+    memory_limit: int
+
+    def __add__(self, other: "PodResources") -> "PodResources":
+        return PodResources(
+            self.cpu_request + other.cpu_request,
+            self.memory_request + other.memory_request,
+            self.cpu_limit + other.cpu_limit,
+            self.memory_limit + other.memory_limit,
+        )
+
+    def manifest(self) -> dict[str, dict[str, str]]:
+        return {
+            "requests": {"cpu": f"{self.cpu_request}m", "memory": f"{self.memory_request}Mi"},
+            "limits": {"cpu": f"{self.cpu_limit}m", "memory": f"{self.memory_limit}Mi"},
+        }
+
+
+NATIVE_RESOURCES = PodResources(
+    cpu_request=100, memory_request=256, cpu_limit=1000, memory_limit=512
+)
 """A native bot (testbed, Zoom) was measured at 100 MiB RSS and 4-6 % of a core with
 three speakers (README, "Measured"), forked from a warm process; alone in a Pod it
 shares nothing, and the Zoom SDK's own memory was never measured: hence about
@@ -51,16 +76,24 @@ shares nothing, and the Zoom SDK's own memory was never measured: hence about
 six speakers' worth (1.2-1.7 % of a core each); the limit leaves a core for the
 start (imports, the SDK's sign-in)."""
 
-BROWSER_RESOURCES = {
-    "requests": {"cpu": "250m", "memory": "1Gi"},
-    "limits": {"cpu": "2", "memory": "2Gi"},
-}
+BROWSER_RESOURCES = PodResources(
+    cpu_request=250, memory_request=1024, cpu_limit=2000, memory_limit=2048
+)
 """A browser bot (Teams, Meet, the testbed's web page) was measured at about 550 MiB
 PSS (Chromium, Playwright's driver and the bot; a Pod's memory counts each page
 once, as PSS summed over its processes does) and 18-21 % of a core with three
 speakers, on the testbed's page, which decodes no video: a real meeting site
 costs more. Hence about twice that as the request, and a limit that lets
 Chromium's start use two cores."""
+
+
+TRANSCRIPTION_RESOURCES = PodResources(
+    cpu_request=250, memory_request=256, cpu_limit=1000, memory_limit=512
+)
+"""Added for a bot that transcribes: Whisper tiny.en loaded made a bot about 120 MiB
+bigger (base: about 220), and each speaking participant costs about a seventh of a core
+while they talk, on one thread; the limit lets that thread have a core of its own beside
+the audio."""
 
 
 def job_name(bot_id: str) -> str:
@@ -83,13 +116,15 @@ def job_manifest(job: BotJob, settings: Settings) -> dict[str, Any]:
         "unmixed.dev/bot-id": job.bot_id,
     }
     resources = BROWSER_RESOURCES if job.platform.needs_browser else NATIVE_RESOURCES
+    if job.transcribes:
+        resources += TRANSCRIPTION_RESOURCES
     container = {
         "name": "bot",
         "image": settings.kubernetes_image,
         "args": ["python", "-m", "unmixed.bots.runner", job.bot_id],
         "envFrom": [{"secretRef": {"name": settings.kubernetes_bot_secret}}],
         "env": [{"name": "UNMIXED_LAUNCHER", "value": "kubernetes"}],
-        "resources": resources,
+        "resources": resources.manifest(),
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},
