@@ -78,7 +78,7 @@ def test_a_sentence_between_silences_is_one_final_with_partials_while_it_goes_on
     assert final.started_at <= final.voice[0]
     assert final.started_at + final.seconds >= final.voice[1]
     assert final.started_at - START > 1.5, "the silence before it is not sent"
-    assert len(partials) == int(final.seconds // PARTIAL_EVERY)
+    assert 1 <= len(partials) <= int(final.seconds // PARTIAL_EVERY)
     assert all(p.number == final.number and p.started_at == final.started_at for p in partials)
     assert [p.seconds for p in partials] == sorted(p.seconds for p in partials)
 

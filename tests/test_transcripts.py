@@ -2,6 +2,7 @@
 say known sentences at known moments, and each participant's words must come back
 on their own participant, close to the script, dated where they were said."""
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -9,12 +10,14 @@ import httpx
 import jsonschema
 import numpy as np
 import pytest
+from rich.console import Console
 
 from tests.meeting import audio_endpoint
 from tests.webhook_receiver import WebhookReceiver
 from unmixed.api.server import ApiServer
 from unmixed.client import AsyncUnmixedClient
 from unmixed.receiver import AudioReceiver
+from unmixed.receiver.live import participants_table
 from unmixed.receiver.transcripts import ParticipantTranscript
 from unmixed.store import ENVIRONMENT_KEY, open_database
 from unmixed.store.webhooks import WebhookEndpoints
@@ -122,6 +125,10 @@ async def test_each_participant_is_transcribed_on_their_own_stream_where_they_sp
             assert onset - TIME_TOLERANCE <= line.start <= line.end <= end + TIME_TOLERANCE, (
                 f"{name}: {line} lies outside their voice"
             )
+    shown = io.StringIO()
+    Console(file=shown, width=300).print(participants_table(receiver))
+    for name in script:
+        assert transcript_of(receiver, name).finals[-1].text in shown.getvalue(), "live: last line"
     cat = transcript_of(receiver, "Cat")
     assert all(line.end < 13.5 for line in cat.finals), "nothing of what Cat said muted"
 

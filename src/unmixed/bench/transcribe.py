@@ -138,6 +138,9 @@ class TranscribeRun:
     the receiver."""
     heard: dict[str, ParticipantHeard] | None
     """By participant name; None when no transcript was asked for."""
+    audio_delays: list[float]
+    """Per audio message, every participant's: seconds from the capture of its first
+    sample to its arrival. Transcription must not move these."""
 
 
 @dataclass(frozen=True)
@@ -196,8 +199,14 @@ def _figures(
     audio = {name: receiver.participant(name) for name in script}
     spans = {name: voiced_spans(heard.timeline(), SPAN_GAP) for name, heard in audio.items()}
     sentences = sum(len(found) for found in spans.values())
+    delays = [
+        arrival.arrived_at - arrival.captured_at
+        for heard in audio.values()
+        for connection in heard.connections
+        for arrival in connection.arrivals
+    ]
     if not transcribe:
-        return TranscribeRun(watch, sentences, None)
+        return TranscribeRun(watch, sentences, None, delays)
     origin = next(o for heard in audio.values() if (o := recording_origin(heard)) is not None)
     transcripts = {t.name: t for t in receiver.transcripts.participants.values()}
     heard: dict[str, ParticipantHeard] = {}
@@ -212,4 +221,4 @@ def _figures(
             ),
             times=sentence_times(spans[name], finals, origin),
         )
-    return TranscribeRun(watch, sentences, heard)
+    return TranscribeRun(watch, sentences, heard, delays)

@@ -75,6 +75,14 @@ class TranscriptFeed:
     async def close(self, drain_seconds: float) -> None:
         """Transcribe what is still queued, then let receivers take it."""
         await self._engine.close(drain_seconds)
+        counted = self._engine.counters
+        log.info(
+            "transcription finished",
+            finals=counted.finals,
+            partials=counted.partials,
+            partials_dropped=counted.partials_dropped,
+            finals_dropped=counted.finals_dropped,
+        )
         await self._delivery.close(drain_seconds)
 
     def _submit(self, key: str, utterances: list[Utterance]) -> None:

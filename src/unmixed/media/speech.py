@@ -54,6 +54,11 @@ class SpeechDetector:
     def speaking(self) -> bool:
         return self._speaking
 
+    @property
+    def pausing(self) -> bool:
+        """Speaking, but the last frame judged was not voiced: speech may be ending."""
+        return self._speaking and self._silent_frames > 0
+
     def push(self, chunk: AudioChunk) -> list[SpeechChange]:
         data = chunk.pcm
         if not self._pending:

@@ -7,7 +7,10 @@ so first and last syllables are whole. An utterance ends when that detector
 says speech stopped (half a second without voice), when the participant's
 audio stops (a mute, a leave), or, for someone who never pauses, at its
 quietest moment before 28 s. While an utterance goes on, a partial is cut every
-`PARTIAL_EVERY` seconds: everything said of it so far.
+`PARTIAL_EVERY` seconds: everything said of it so far. A transcription costs the same
+half second of CPU however short the audio (Whisper always reads a 30 s window), so a
+partial is not cut in a pause, when the final may be a moment away, and a sentence
+shorter than `PARTIAL_EVERY` gets none.
 """
 
 from dataclasses import dataclass
@@ -22,7 +25,7 @@ LEAD_SECONDS = 0.3
 """Audio kept before the first voiced frame: the detector's onset can clip a soft consonant."""
 TAIL_SECONDS = 0.25
 """Audio kept after the last voiced frame, for the same reason at the end."""
-PARTIAL_EVERY = 2.5
+PARTIAL_EVERY = 3.0
 MAX_SECONDS = 28.0
 """Whisper's window is 30 s; an utterance this long is cut at its quietest point."""
 QUIET_SEARCH_SECONDS = 3.0
@@ -106,7 +109,7 @@ class UtteranceCutter:
             self._number += 1
             self._next_partial = PARTIAL_EVERY
             return [cut]
-        if self._partials and spoken >= self._next_partial:
+        if self._partials and spoken >= self._next_partial and not self._detector.pausing:
             self._next_partial += PARTIAL_EVERY
             audio = bytes(self._audio)
             return [self._utterance(audio, voice_until=self._end_at, final=False)]
