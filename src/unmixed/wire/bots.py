@@ -72,8 +72,8 @@ class RecallStreaming(WireModel):
 
 class UnmixedLocal(WireModel):
     model: LocalModelName = "tiny.en"
-    """`base` makes about half the errors for about twice the CPU, where its package is
-    installed."""
+    """`base` makes fewer errors for about twice the CPU, where its packages are
+    installed (`unmixed[transcribe-base]`)."""
 
 
 class TranscriptProvider(WireModel):
