@@ -241,9 +241,12 @@ def testbed(
 def receive(
     port: Annotated[int, typer.Option(help="Port for the websocket server.")] = 9000,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    out: Annotated[Path, typer.Option(help="Where WAVs and events.jsonl go.")] = Path("received"),
+    out: Annotated[Path, typer.Option(help="Where WAVs, transcripts and events.jsonl go.")] = Path(
+        "received"
+    ),
 ) -> None:
-    """Receive per-participant audio: a live table now, aligned WAVs when stopped."""
+    """Receive per-participant audio (and transcripts): a live table with each participant's
+    last line now, their transcripts as they arrive, aligned WAVs when stopped."""
     from unmixed.receiver.live import receive_live
 
     configure_logging(process="receiver")

@@ -50,7 +50,8 @@ class ParticipantEvent:
 
 
 class AudioReceiver(Service):
-    """A websocket server for `audio_separate_raw.data`, the user's side of the stream.
+    """A websocket server for `audio_separate_raw.data`, the user's side of the stream
+    (and for participant events, transcripts and the mixed audio, if the bot sends them).
 
     `async with AudioReceiver(port=9000, out_dir=Path("out")) as receiver:`
     serves until the block ends; `receiver.wait_for(...)` waits for a condition
