@@ -54,6 +54,14 @@ class Speak:
     seconds: float
 
 
+@dataclass(frozen=True, eq=False)
+class Say:
+    """`samples` (mono 16-bit PCM at 48 kHz, e.g. a spoken sentence) from `key`."""
+
+    key: str
+    samples: np.ndarray
+
+
 @dataclass(frozen=True)
 class Silence:
     """Media time passes; nobody sends anything."""
@@ -121,6 +129,7 @@ class FromThread:
 Step = (
     Join
     | Speak
+    | Say
     | Silence
     | Mute
     | Unmute
@@ -216,7 +225,10 @@ class ScriptedAdapter(MeetingAdapter):
                 ]
                 return joined if muted else [*joined, AudioStarted(key)]
             case Speak(key, hz, seconds):
-                return self._speech(key, hz, seconds)
+                t = np.arange(round(seconds / FRAME_SECONDS) * round(RATE * FRAME_SECONDS)) / RATE
+                return self._sound(key, (0.4 * 32767 * np.sin(2 * np.pi * hz * t)).astype(np.int16))
+            case Say(key, samples):
+                return self._sound(key, samples)
             case Silence(seconds):
                 self._media_time += seconds
                 return []
@@ -241,16 +253,16 @@ class ScriptedAdapter(MeetingAdapter):
             case _:
                 raise TypeError(f"not a step the script can play: {step!r}")
 
-    def _speech(self, key: str, hz: float, seconds: float) -> list[MeetingEvent | Heard]:
-        frames = round(seconds / FRAME_SECONDS)
+    def _sound(self, key: str, samples: np.ndarray) -> list[MeetingEvent | Heard]:
+        """`samples` from `key` in 20 ms frames on the media clock (a last partial frame is
+        left out)."""
         per_frame = round(RATE * FRAME_SECONDS)
+        frames = len(samples) // per_frame
         events: list[MeetingEvent | Heard] = []
         for number in range(frames):
-            start = number * per_frame
-            t = (start + np.arange(per_frame)) / RATE
-            samples = (0.4 * 32767 * np.sin(2 * np.pi * hz * t)).astype(np.int16)
+            chunk = samples[number * per_frame : (number + 1) * per_frame]
             captured_at = self._media_time + number * FRAME_SECONDS
-            frame = PcmFrame(samples, RATE, captured_at, Clock.MEDIA)
+            frame = PcmFrame(chunk, RATE, captured_at, Clock.MEDIA)
             if key not in self._muted:
                 events.append(Heard(key, frame))
         self._media_time += frames * FRAME_SECONDS

@@ -5,6 +5,7 @@ model files are trusted."""
 import asyncio
 import hashlib
 import itertools
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,10 +14,12 @@ import pytest
 import soxr
 
 from tests.inprocess import attend_in_process
-from tests.scripted import Join, Leave, ScriptedAdapter, Speak, UntilRecording
+from tests.scripted import Join, Leave, Say, ScriptedAdapter, Speak, UntilRecording
 from unmixed.bots.transcript_feed import MODEL_UNAVAILABLE
 from unmixed.media import AudioChunk
 from unmixed.receiver import AudioReceiver
+from unmixed.store import ENVIRONMENT_KEY, Owner, open_database
+from unmixed.store.transcripts import Transcripts
 from unmixed.testbed.audio import SEND_RATE, load_wav
 from unmixed.testbed.speech import synthesize
 from unmixed.transcription.accuracy import word_error_rate
@@ -79,7 +82,7 @@ def test_a_sentence_between_silences_is_one_final_with_partials_while_it_goes_on
     assert final.started_at + final.seconds >= final.voice[1]
     assert final.started_at - START > 1.5, "the silence before it is not sent"
     assert 1 <= len(partials) <= int(final.seconds // PARTIAL_EVERY)
-    assert all(p.number == final.number and p.started_at == final.started_at for p in partials)
+    assert all(p.started_at == final.started_at for p in partials), "all of the one utterance"
     assert [p.seconds for p in partials] == sorted(p.seconds for p in partials)
 
 
@@ -118,18 +121,19 @@ async def test_the_queue_keeps_finals_in_order_and_drops_partials_first(
 ) -> None:
     """Everything is queued while the model loads, so the queue, not the timing, decides."""
     heard: list[Transcribed] = []
-    engine = Transcriber(MODELS["tiny.en"], heard.append)
+    engine = Transcriber(MODELS["tiny.en"])
+    engine.on_words = heard.append
     audio = np.concatenate([silence(0.3), speech, silence(0.3)]).tobytes()
-    final = Utterance(audio, START, (START, START + 4), number=1, final=True)
+    final = Utterance(audio, START, (START, START + 4), final=True)
     partial = replace(final, final=False)
     engine.submit("a", final)
     engine.submit("b", partial)  # a final waits: dropped
-    engine.submit("a", replace(final, number=2))
+    engine.submit("a", replace(final, started_at=START + 9))
     await engine.ready
-    await engine.close(timeout=30)
-    assert [(r.job.key, r.job.utterance.number, r.job.utterance.final) for r in heard] == [
-        ("a", 1, True),
-        ("a", 2, True),
+    await engine.close(asyncio.get_running_loop().time() + 30)
+    assert [(r.job.key, r.job.utterance.started_at, r.job.utterance.final) for r in heard] == [
+        ("a", START, True),
+        ("a", START + 9, True),
     ]
     assert engine.counters.partials_dropped == 1
     assert word_error_rate(SENTENCE, " ".join(w.text for w in heard[0].words)) <= 0.2
@@ -139,21 +143,22 @@ async def test_a_newer_partial_replaces_the_queued_one_and_a_final_its_own_parti
     speech: np.ndarray,
 ) -> None:
     heard: list[Transcribed] = []
-    engine = Transcriber(MODELS["tiny.en"], heard.append)
+    engine = Transcriber(MODELS["tiny.en"])
+    engine.on_words = heard.append
     pcm = speech.tobytes()
     half = pcm[: len(pcm) // 4 * 2]
-    partial = Utterance(half, START, (START, START + 1), number=1, final=False)
+    partial = Utterance(half, START, (START, START + 1), final=False)
     engine.submit("a", partial)
     engine.submit("a", replace(partial, pcm=pcm))  # replaces the first
-    engine.submit("b", replace(partial, number=7))
-    engine.submit("b", replace(partial, number=7, final=True))  # b's partial is moot
+    engine.submit("b", partial)
+    engine.submit("b", replace(partial, final=True))  # b's partial is moot
     await engine.ready
     async with asyncio.timeout(30):
         while True:
             if len(heard) == 2:
                 break
             await asyncio.sleep(0.05)
-    await engine.close(timeout=30)
+    await engine.close(asyncio.get_running_loop().time() + 30)
     done = [(r.job.key, r.job.utterance.final, len(r.job.utterance.pcm)) for r in heard]
     assert done == [("b", True, len(half)), ("a", False, len(pcm))]
     assert engine.counters.partials_dropped == 2
@@ -215,3 +220,30 @@ async def test_a_model_that_fails_to_load_fails_the_transcript_not_the_audio(
     artifact = bot.recordings[0].media_shortcuts.transcript
     assert artifact is not None
     assert (artifact.status.code, artifact.status.sub_code) == ("failed", MODEL_UNAVAILABLE)
+
+
+async def test_a_transcript_no_endpoint_streams_is_kept_for_its_download(
+    speech: np.ndarray, tmp_path: Path
+) -> None:
+    """Recall's quickstart: a transcript, and no realtime endpoint at all."""
+    spoken = soxr.resample(speech, SAMPLE_RATE, SEND_RATE).astype(np.int16)
+    pause = np.zeros(SEND_RATE, dtype=np.int16)
+    script = [Join("a", "Ann"), UntilRecording(), Say("a", spoken), Say("a", pause), Leave("a")]
+    bot = await attend_in_process(
+        ScriptedAdapter(script),
+        [],
+        tmp_path,
+        recording_config={"transcript": {"provider": {"recallai_streaming": {}}}},
+        automatic_leave={"everyone_left_timeout": 0.05},
+    )
+    artifact = bot.recordings[0].media_shortcuts.transcript
+    assert artifact is not None
+    assert artifact.status.code == "done"
+    stored = Transcripts(open_database(f"sqlite:///{tmp_path / 'bots.db'}"))
+    assert stored.download(artifact.id, Owner(key_id=7)) is None, "another key's"
+    body = stored.download(artifact.id, ENVIRONMENT_KEY)
+    assert body is not None
+    [entry] = json.loads(body)
+    assert entry["participant"]["name"] == "Ann"
+    heard = " ".join(word["text"] for word in entry["words"])
+    assert word_error_rate(SENTENCE, heard) <= 0.2, heard

@@ -2,6 +2,7 @@
 say known sentences at known moments, and each participant's words must come back
 on their own participant, close to the script, dated where they were said."""
 
+import asyncio
 import io
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,11 @@ from rich.console import Console
 from tests.meeting import audio_endpoint
 from tests.webhook_receiver import WebhookReceiver
 from unmixed.api.server import ApiServer
-from unmixed.client import AsyncUnmixedClient
+from unmixed.client import AsyncUnmixedClient, UnmixedError
 from unmixed.receiver import AudioReceiver
 from unmixed.receiver.live import participants_table
 from unmixed.receiver.transcripts import ParticipantTranscript
-from unmixed.store import ENVIRONMENT_KEY, open_database
+from unmixed.store import ENVIRONMENT_KEY, ApiKeys, open_database
 from unmixed.store.webhooks import WebhookEndpoints
 from unmixed.testbed.meeting import TestbedMeeting
 from unmixed.testbed.scenario import Scenario
@@ -59,6 +60,7 @@ def transcript_of(receiver: AudioReceiver, name: str) -> ParticipantTranscript:
 
 async def test_each_participant_is_transcribed_on_their_own_stream_where_they_spoke(
     janus: JanusServer,
+    api: ApiServer,
     client: AsyncUnmixedClient,
     receiver: AudioReceiver,
     tmp_path: Path,
@@ -121,10 +123,13 @@ async def test_each_participant_is_transcribed_on_their_own_stream_where_they_sp
         assert wer <= MAX_WER, f"{name}: heard {transcript.text!r} for {sentence!r}"
         assert first.start == pytest.approx(onset, abs=TIME_TOLERANCE)
         assert last.end == pytest.approx(end, abs=TIME_TOLERANCE)
-        for line in transcript.finals:
+        for line in [*transcript.finals, *transcript.partials]:
             assert onset - TIME_TOLERANCE <= line.start <= line.end <= end + TIME_TOLERANCE, (
                 f"{name}: {line} lies outside their voice"
             )
+        assert all(p.arrived_at < last.arrived_at for p in transcript.partials), "then the final"
+    partials = sum(len(transcript_of(receiver, name).partials) for name in script)
+    assert partials >= 1, "3.3 s sentences: a partial at 3 s unless in a pause"
     shown = io.StringIO()
     Console(file=shown, width=300).print(participants_table(receiver))
     for name in script:
@@ -140,6 +145,12 @@ async def test_each_participant_is_transcribed_on_their_own_stream_where_they_sp
     assert artifact.data.download_url.startswith("http://127.0.0.1:")
     assert artifact.data.download_url.endswith(f"/api/v1/transcript/{artifact.id}/download/")
     download = await client.get_transcript(artifact.id)
+    other_key = ApiKeys(open_database(api.settings.resolved_database_url())).create("other")
+    async with AsyncUnmixedClient(api.url, other_key) as other:
+        for transcript_id in (artifact.id, "00000000-0000-4000-8000-000000000000"):
+            with pytest.raises(UnmixedError) as refused:
+                await other.get_transcript(transcript_id)
+            assert refused.value.response.status_code == 404
     kept = [
         (entry.participant.name, " ".join(word.text for word in entry.words)) for entry in download
     ]
@@ -202,21 +213,24 @@ async def test_people_talking_at_once_are_each_transcribed_on_their_own(
         assert separate[name] <= MAX_WER, f"{name}: heard {transcript.text!r} for {sentence!r}"
     mixed = await transcribe(receiver.mixed.read(0, receiver.mixed.length))
     both = [f"{script['Ann'][1]} {script['Ben'][1]}", f"{script['Ben'][1]} {script['Ann'][1]}"]
+    mixed_wer = min(word_error_rate(said, mixed) for said in both)
     print(
         f"overlapped: separate streams WER {separate}; the mix heard as {mixed!r}, "
-        f"WER {min(word_error_rate(said, mixed) for said in both):.0%} against both sentences"
+        f"WER {mixed_wer:.0%} against both sentences"
     )
+    assert mixed_wer > max(separate.values()), "the README's claim: separate streams do better"
 
 
 async def transcribe(pcm: np.ndarray) -> str:
     """What the bot's engine makes of `pcm` (16 kHz) heard as one utterance."""
     heard: list[Transcribed] = []
-    engine = Transcriber(local_model("tiny.en"), heard.append)
+    engine = Transcriber(local_model("tiny.en"))
+    engine.on_words = heard.append
     await engine.ready
     audio = pcm.astype("<i2").tobytes()
     seconds = len(pcm) / SAMPLE_RATE
-    engine.submit("mix", Utterance(audio, 0.0, (0.0, seconds), number=1, final=True))
-    await engine.close(timeout=30)
+    engine.submit("mix", Utterance(audio, 0.0, (0.0, seconds), final=True))
+    await engine.close(asyncio.get_running_loop().time() + 30)
     return " ".join(word.text for result in heard for word in result.words)
 
 

@@ -48,11 +48,20 @@ route = slashed_routes(router)
 
 
 def public_base(request: Request, state: State) -> str:
-    return _public_base(request, state)
+    """The API's own public address, for the links in what it answers."""
+    settings = state.settings
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    if settings.trust_proxy_headers:
+        scheme = request.headers.get("x-forwarded-proto", request.url.scheme).split(",")[0]
+        host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
+        return f"{scheme.strip()}://{host.split(',')[0].strip()}"
+    host, port = request.scope["server"] or ("127.0.0.1", 80)
+    host = f"[{host}]" if ":" in host else host
+    return f"{request.url.scheme}://{host}:{port}"
 
 
 Base = Annotated[str, Depends(public_base)]
-"""The API's own public address, for the links in what it answers."""
 
 
 def _linked(bot: Bot, base: str) -> Bot:
@@ -193,20 +202,7 @@ def _page_link(request: Request, state: ServiceState, page: int) -> str:
     """A page link on the server's own public address, never one a client's
     headers made up (unless the operator trusts the proxy that sets them)."""
     query = [(name, value) for name, value in request.query_params.multi_items() if name != "page"]
-    return f"{_public_base(request, state)}{request.url.path}?{urlencode([*query, ('page', page)])}"
-
-
-def _public_base(request: Request, state: ServiceState) -> str:
-    settings = state.settings
-    if settings.public_url:
-        return settings.public_url.rstrip("/")
-    if settings.trust_proxy_headers:
-        scheme = request.headers.get("x-forwarded-proto", request.url.scheme).split(",")[0]
-        host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
-        return f"{scheme.strip()}://{host.split(',')[0].strip()}"
-    host, port = request.scope["server"] or ("127.0.0.1", 80)
-    host = f"[{host}]" if ":" in host else host
-    return f"{request.url.scheme}://{host}:{port}"
+    return f"{public_base(request, state)}{request.url.path}?{urlencode([*query, ('page', page)])}"
 
 
 def _moment(field: str, text: str | None) -> datetime | None:
@@ -288,15 +284,14 @@ async def leave_call(bot_id: str, owner: Caller, state: State, base: Base) -> Bo
     response_model=list[TranscriptEntry],
     errors=(404,),
 )
-async def download_transcript(
-    transcript_id: str, owner: Caller, state: State
-) -> list[TranscriptEntry]:
+async def download_transcript(transcript_id: str, owner: Caller, state: State) -> Response:
     """A recording's transcript so far (its `media_shortcuts.transcript.data.download_url`):
-    each final utterance, in the order it was said."""
-    entries = await asyncio.to_thread(state.transcripts.entries, transcript_id, owner)
-    if entries is None:
+    each final utterance, in the order it was said. Rendered off the event loop: a long
+    meeting's transcript is megabytes."""
+    body = await asyncio.to_thread(state.transcripts.download, transcript_id, owner)
+    if body is None:
         raise ApiProblem(404, "not_found", "no such transcript for this API key")
-    return entries
+    return Response(body, media_type="application/json")
 
 
 def _refuse_completed(bot: Bot) -> None:

@@ -52,12 +52,12 @@ from unmixed.store import BotRecord, Bots, open_database
 from unmixed.store.leases import Leases
 from unmixed.store.repository import RecordingRef
 from unmixed.store.webhooks import WebhookEndpoints
+from unmixed.transcription.engine import Transcriber
 from unmixed.transcription.models import local_model
 from unmixed.wire.common import ObjectRef
 from unmixed.wire.realtime import (
     AUDIO_MIXED_RAW_DATA,
     PARTICIPANT_EVENTS,
-    TRANSCRIPT_EVENTS,
     TranscriptData,
 )
 from unmixed.wire.status import StatusCode, SubCode
@@ -145,6 +145,9 @@ class BotRun:
         self._events: ParticipantEventsFeed | None = None
         self._mixed: MixedAudioFeed | None = None
         self._transcript: TranscriptFeed | None = None
+        self._transcriber: Transcriber | None = None
+        """Started before joining when the bot transcribes: loading the model holds the
+        interpreter for a moment, harmless before any audio flows."""
         self._presence = PresenceRules(bot.automatic_leave)
         self._deadlines: dict[str, float] = {}
         """Other reasons to leave at a given moment (loop time), by sub_code."""
@@ -168,7 +171,14 @@ class BotRun:
     async def run(self) -> None:
         """From `joining_call` (the bot was claimed already) to `done` or `fatal`."""
         async with self._store:
-            await self._run()
+            transcript = self._bot.recording_config.transcript
+            if transcript is not None:
+                self._transcriber = Transcriber(local_model(transcript.provider.model))
+            try:
+                await self._run()
+            finally:
+                if self._transcriber is not None:  # closed already unless it never recorded
+                    await self._transcriber.close(asyncio.get_running_loop().time())
         if self._failures:
             raise self._failures[0]
 
@@ -474,8 +484,10 @@ class BotRun:
         )
 
     def _transcripts(self, recording: RecordingRef) -> TranscriptFeed | None:
+        """Whether or not an endpoint takes the events, the transcript is kept for its
+        download (Recall's quickstart asks for no event at all)."""
         artifact = self._bot.recording_config.transcript
-        if artifact is None or artifact.id is None or not self._subscribed(TRANSCRIPT_EVENTS):
+        if artifact is None or artifact.id is None or self._transcriber is None:
             return None
         delivery = TranscriptDelivery(
             self._bot.recording_config.realtime_endpoints,
@@ -487,7 +499,7 @@ class BotRun:
         return TranscriptFeed(
             delivery,
             self._directory,
-            local_model(artifact.provider.model),
+            self._transcriber,
             recording_started_at=recording.started_at.timestamp(),
             keep=functools.partial(self._keep_utterance, recording.id),
             failed=functools.partial(self._transcript_failed, recording.id),
@@ -495,17 +507,19 @@ class BotRun:
 
     def _keep_utterance(self, recording_id: str, utterance: TranscriptData) -> None:
         kept = self._store.keep_utterance(recording_id, utterance)
-        kept.add_done_callback(self._utterance_kept)
+        kept.add_done_callback(self._transcript_written)
 
     def _transcript_failed(self, recording_id: str, sub_code: str) -> None:
-        self._store.transcript_failed(recording_id, sub_code).add_done_callback(self._written)
+        self._store.transcript_failed(recording_id, sub_code).add_done_callback(
+            self._transcript_written
+        )
 
     @staticmethod
-    def _utterance_kept(write: "asyncio.Future[None]") -> None:
-        """A transcript line the store would not take is missing from the download, but
-        was delivered live: not worth ending the bot for."""
+    def _transcript_written(write: "asyncio.Future[None]") -> None:
+        """A transcript write the store would not take costs the transcript (the download,
+        its status), never the audio: not worth ending the bot for."""
         if write.exception() is not None:
-            log.error("a transcript utterance could not be stored", exc_info=write.exception())
+            log.error("a transcript write failed", exc_info=write.exception())
 
     def _endpoint_failed(self, endpoint_id: str) -> None:
         """Shown on the bot object once, whichever of its streams gave up first."""

@@ -16,7 +16,6 @@ from unmixed.bots.participants import ParticipantDirectory
 from unmixed.delivery.transcript import TranscriptDelivery
 from unmixed.media import AudioChunk
 from unmixed.transcription.engine import Transcribed, Transcriber
-from unmixed.transcription.models import LocalModel
 from unmixed.transcription.utterances import Utterance, UtteranceCutter
 from unmixed.wire.realtime import Timestamp, TranscriptData, TranscriptWord
 
@@ -31,7 +30,7 @@ class TranscriptFeed:
         self,
         delivery: TranscriptDelivery,
         directory: ParticipantDirectory,
-        model: LocalModel,
+        engine: Transcriber,
         *,
         recording_started_at: float,
         keep: Callable[[TranscriptData], None],
@@ -45,8 +44,9 @@ class TranscriptFeed:
         self._keep = keep
         self._on_failure = failed
         self._cutters: dict[str, UtteranceCutter] = {}
-        self._engine = Transcriber(model, self._transcribed)
-        self._engine.ready.add_done_callback(self._loaded)
+        self._engine = engine
+        engine.on_words = self._transcribed
+        engine.ready.add_done_callback(self._loaded)
         self._failed = False
         self._broken: set[str] = set()
 
@@ -73,8 +73,10 @@ class TranscriptFeed:
             self._submit(key, cutter.end())
 
     async def close(self, drain_seconds: float) -> None:
-        """Transcribe what is still queued, then let receivers take it."""
-        await self._engine.close(drain_seconds)
+        """Transcribe what is still queued, then let receivers take it: half the time for
+        each, so the whole takes no longer than the audio's own drain."""
+        loop = asyncio.get_running_loop()
+        await self._engine.close(loop.time() + drain_seconds / 2)
         counted = self._engine.counters
         log.info(
             "transcription finished",
@@ -83,7 +85,7 @@ class TranscriptFeed:
             partials_dropped=counted.partials_dropped,
             finals_dropped=counted.finals_dropped,
         )
-        await self._delivery.close(drain_seconds)
+        await self._delivery.close(drain_seconds / 2)
 
     def _submit(self, key: str, utterances: list[Utterance]) -> None:
         for utterance in utterances:

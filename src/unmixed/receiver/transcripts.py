@@ -33,6 +33,8 @@ class ParticipantTranscript:
     finals: list[Line] = field(default_factory=list)
     partial: Line | None = None
     """What they are saying now; None once it is final."""
+    partials: list[Line] = field(default_factory=list)
+    """Every partial that came, in order."""
 
     @property
     def text(self) -> str:
@@ -71,6 +73,7 @@ class TranscriptBook:
             self._write(transcript, line, message)
         else:
             transcript.partial = line
+            transcript.partials.append(line)
         return line
 
     def _write(

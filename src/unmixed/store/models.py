@@ -100,7 +100,7 @@ class RecordingRow(Base):
     status_code: Mapped[str] = mapped_column(String(64))
     status_sub_code: Mapped[str | None] = mapped_column(String(128))
     status_updated_at: Mapped[datetime]
-    transcript_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    transcript_id: Mapped[str | None] = mapped_column(String(36), index=True, unique=True)
     """Set when the bot transcribes: the id of `recording_config.transcript`."""
     transcript_failure: Mapped[str | None] = mapped_column(String(128))
     """Why the transcript failed, as its status's sub_code; None while it follows the

@@ -3,17 +3,21 @@
 The bot's event loop carries everyone's audio fifty times a second; a model
 that takes half a second per utterance must never run there. So the loop only
 queues utterances (`submit` never blocks) and gets words back through
-`call_soon_threadsafe`. The thread uses one core (CTranslate2, int8), leaving
-the other to the audio.
+`call_soon_threadsafe`. The thread uses one core (CTranslate2, int8) at a lower
+priority than the audio (nice `NICENESS`), so a busy model takes the CPU audio does
+not need, here and in the other bots on the machine. Loading the model holds the
+interpreter for about 50 ms, so a bot starts its engine before joining, when no
+audio flows yet.
 
 When utterances come faster than the model keeps up, what goes first is what
 matters least: a partial is dropped while a final waits or is being transcribed,
 a newer partial of the same participant replaces the queued one, and a final
-makes its own partials moot. Finals are dropped only past `MAX_BACKLOG_SECONDS` of queued speech,
+makes its own partials moot. Finals are dropped only past `MAX_QUEUED_FINALS`,
 oldest first, and counted.
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -29,13 +33,18 @@ import structlog
 from unmixed.transcription.models import LocalModel
 from unmixed.transcription.utterances import Utterance
 
-MAX_BACKLOG_SECONDS = 120.0
-"""Queued final speech beyond this is dropped, oldest first: a model that far behind
-cannot catch up while people keep talking."""
+MAX_QUEUED_FINALS = 60
+"""Finals queued beyond this are dropped, oldest first. A transcription costs about half
+a second of CPU however short the utterance, so this is about half a minute behind: a
+model that far behind cannot catch up while people keep talking."""
 
-JOIN_SECONDS = 5.0
-"""How long a closing engine waits for the utterance in progress; the model is freed on
-its own thread, as CTranslate2 expects."""
+NICENESS = 10
+"""The model thread's nice value: audio first."""
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+"""Models are given as bytes (`files=`) and never looked up; with the hub off, nothing in
+faster-whisper could reach the network even by mistake. Set at import, on the main
+thread, before anything imports `huggingface_hub`."""
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +70,6 @@ class Job:
 class Transcribed:
     job: Job
     words: list[Word]
-    cpu_seconds: float
 
 
 @dataclass
@@ -73,11 +81,12 @@ class EngineCounters:
 
 
 class Transcriber:
-    """Runs `model` on utterances; `on_words` is called on the loop with each result."""
+    """Runs `model` on utterances; `on_words`, once set, is called on the loop with each
+    result (none comes before the first `submit`)."""
 
-    def __init__(self, model: LocalModel, on_words: Callable[[Transcribed], None]) -> None:
+    def __init__(self, model: LocalModel) -> None:
         self._model = model
-        self._on_words = on_words
+        self.on_words: Callable[[Transcribed], None] = _unheard
         self._loop = asyncio.get_running_loop()
         self._lock = threading.Condition()
         self._finals: deque[Job] = deque()
@@ -115,15 +124,17 @@ class Transcriber:
             self._idle.clear()
             self._lock.notify()
 
-    async def close(self, timeout: float) -> None:
-        """Transcribe the finals queued, for at most `timeout` seconds, then stop (the
-        partials queued are moot: their finals are on the way)."""
+    async def close(self, deadline: float) -> None:
+        """Transcribe the finals queued until loop time `deadline`, then stop: results
+        after that are dropped, and the thread frees the model (on its own thread, as
+        CTranslate2 expects) if it can by then. The partials queued are moot: their
+        finals are on the way. Closing twice is closing once."""
         with self._lock:
             self.counters.partials_dropped += len(self._partials)
             self._partials.clear()
         self._mark_idle()
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout_at(deadline):
                 await self._idle.wait()
         except TimeoutError:
             log.warning("utterances left untranscribed as the bot finished", left=len(self._finals))
@@ -131,10 +142,12 @@ class Transcriber:
             self._closing = True
             self._finals.clear()
             self._lock.notify()
-        await asyncio.to_thread(self._thread.join, JOIN_SECONDS)
+        self.on_words = _unheard
+        left = max(0.0, deadline - self._loop.time())
+        await asyncio.to_thread(self._thread.join, left)
 
     def _drop_finals_past_backlog(self) -> None:
-        while sum(job.utterance.seconds for job in self._finals) > MAX_BACKLOG_SECONDS:
+        while len(self._finals) > MAX_QUEUED_FINALS:
             dropped = self._finals.popleft()
             self.counters.finals_dropped += 1
             log.warning(
@@ -147,7 +160,7 @@ class Transcriber:
         with self._lock:
             self._busy = self._final_in_hand = False
             while not self._closing and not self._finals and not self._partials:
-                self._loop.call_soon_threadsafe(self._mark_idle)
+                self._tell(self._mark_idle)
                 self._lock.wait()
             if self._closing:
                 return None
@@ -165,6 +178,7 @@ class Transcriber:
                 self._idle.set()
 
     def _work(self) -> None:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
         try:
             whisper = self._load()
         except Exception as error:
@@ -172,12 +186,11 @@ class Transcriber:
                 self._closing = True
                 self._finals.clear()
                 self._partials.clear()
-            self._loop.call_soon_threadsafe(_fail, self.ready, error)
-            self._loop.call_soon_threadsafe(self._mark_idle)
+            self._tell(_fail, self.ready, error)
+            self._tell(self._mark_idle)
             return
-        self._loop.call_soon_threadsafe(_succeed, self.ready)
+        self._tell(_succeed, self.ready)
         while (job := self._next()) is not None:
-            started = time.process_time()
             try:
                 words = _transcribe(whisper, job.utterance)
             except Exception:
@@ -187,14 +200,22 @@ class Transcriber:
                 self.counters.finals += 1
             else:
                 self.counters.partials += 1
-            result = Transcribed(job, words, time.process_time() - started)
-            self._loop.call_soon_threadsafe(self._on_words, result)
+            self._tell(self._deliver, Transcribed(job, words))
+
+    def _deliver(self, result: Transcribed) -> None:
+        """On the loop: `on_words` is read here, so a closed engine's late result is dropped."""
+        self.on_words(result)
+
+    def _tell(self, callback: Callable[..., None], *args: Any) -> None:
+        """Run `callback(*args)` on the loop; a loop already closed (the bot finished while
+        the model worked) has no use for it."""
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(callback, *args)
 
     def _load(self) -> Any:
         """Import faster-whisper and load the model, here on the thread: together they
         take half a second the audio must not wait for."""
         files = self._model.read()
-        os.environ["HF_HUB_OFFLINE"] = "1"
         from faster_whisper import WhisperModel
 
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # a line per utterance
@@ -231,6 +252,10 @@ def _transcribe(whisper: Any, utterance: Utterance) -> list[Word]:
         for word in segment.words or []
         if word.word.strip()
     ]
+
+
+def _unheard(result: Transcribed) -> None:
+    """Where results go before anyone listens, and after the engine closed."""
 
 
 def _succeed(future: asyncio.Future[None]) -> None:

@@ -43,8 +43,6 @@ class Utterance:
     voice: tuple[float, float]
     """When the detector heard voice in it, first to last (Unix times): Whisper's own
     times are loose at the edges, so words are kept within these."""
-    number: int
-    """Counts a participant's utterances; a partial and the final it leads to share it."""
     final: bool
 
     @property
@@ -64,7 +62,6 @@ class UtteranceCutter:
         self._audio_at = 0.0
         self._speaking = False
         self._voice_from = 0.0
-        self._number = 0
         self._next_partial = PARTIAL_EVERY
 
     def push(self, chunk: AudioChunk) -> list[Utterance]:
@@ -92,7 +89,6 @@ class UtteranceCutter:
         if change.speaking:
             self._speaking = True
             self._voice_from = change.at
-            self._number += 1
             self._next_partial = PARTIAL_EVERY
             self._keep_lead(change.at - LEAD_SECONDS)
             return []
@@ -106,7 +102,6 @@ class UtteranceCutter:
             quietest = self._quietest_moment()
             cut = self._cut(quietest, voice_until=quietest, final=True)
             self._voice_from = self._audio_at
-            self._number += 1
             self._next_partial = PARTIAL_EVERY
             return [cut]
         if self._partials and spoken >= self._next_partial and not self._detector.pausing:
@@ -130,7 +125,6 @@ class UtteranceCutter:
             pcm=pcm,
             started_at=self._audio_at,
             voice=(max(self._voice_from, self._audio_at), voice_until),
-            number=self._number,
             final=final,
         )
 
@@ -148,8 +142,9 @@ class UtteranceCutter:
     def _quietest_moment(self) -> float:
         """The middle of the quietest 100 ms in the last `QUIET_SEARCH_SECONDS`."""
         window = SAMPLE_RATE // 10
-        samples = np.frombuffer(self._audio, dtype=np.int16).astype(np.float32)
-        search_from = max(0, len(samples) - round(QUIET_SEARCH_SECONDS * SAMPLE_RATE))
-        energy = np.convolve(samples[search_from:] ** 2, np.ones(window), mode="valid")
-        quietest = search_from + int(np.argmin(energy)) + window // 2
-        return self._audio_at + quietest / SAMPLE_RATE
+        search = round(QUIET_SEARCH_SECONDS * SAMPLE_RATE) * BYTES_PER_SAMPLE
+        tail = np.frombuffer(self._audio[-search:], dtype=np.int16).astype(np.float64)
+        energy = np.concatenate([[0.0], np.cumsum(tail**2)])
+        windows = energy[window:] - energy[:-window]
+        quietest = len(self._audio) // BYTES_PER_SAMPLE - len(tail) + int(np.argmin(windows))
+        return self._audio_at + (quietest + window // 2) / SAMPLE_RATE

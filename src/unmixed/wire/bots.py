@@ -67,7 +67,8 @@ class RecallStreaming(WireModel):
     """Either way the text comes about a second after each utterance: a local model
     has no queue of other customers to wait behind."""
     language_code: Literal["en", "en-US", "en-GB", "auto"] | None = None
-    """The local models are English ones; other languages are refused, not guessed at."""
+    """The local models are English ones: `auto` is taken as English, and other languages
+    are refused, not guessed at."""
 
 
 class UnmixedLocal(WireModel):

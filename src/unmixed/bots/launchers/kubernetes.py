@@ -88,12 +88,12 @@ Chromium's start use two cores."""
 
 
 TRANSCRIPTION_RESOURCES = PodResources(
-    cpu_request=250, memory_request=256, cpu_limit=1000, memory_limit=512
+    cpu_request=250, memory_request=384, cpu_limit=1000, memory_limit=768
 )
-"""Added for a bot that transcribes: Whisper tiny.en loaded made a bot about 120 MiB
-bigger (base: about 220), and each speaking participant costs about a seventh of a core
-while they talk, on one thread; the limit lets that thread have a core of its own beside
-the audio."""
+"""Added for a bot that transcribes: with Whisper tiny.en a bot's RSS went from 107 to
+384 MiB (README, "Measured"; base adds about 110 MiB more), and each speaking
+participant costs about a seventh of a core while they talk, on one thread; the limit
+lets that thread have a core of its own beside the audio."""
 
 
 def job_name(bot_id: str) -> str:

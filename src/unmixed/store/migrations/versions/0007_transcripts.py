@@ -18,7 +18,7 @@ def upgrade() -> None:
     with op.batch_alter_table("recordings") as recordings:
         recordings.add_column(sa.Column("transcript_id", sa.String(length=36), nullable=True))
         recordings.add_column(sa.Column("transcript_failure", sa.String(length=128), nullable=True))
-        recordings.create_index("ix_recordings_transcript_id", ["transcript_id"])
+        recordings.create_index("ix_recordings_transcript_id", ["transcript_id"], unique=True)
     op.create_table(
         "transcript_utterances",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
