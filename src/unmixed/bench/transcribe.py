@@ -24,7 +24,7 @@ from pathlib import Path
 from unmixed.bench.lost import recording_origin
 from unmixed.bench.process_watch import ProcessTreeWatch, bot_process, watch_while_speaking
 from unmixed.local import FINISHED, local_stack
-from unmixed.receiver import AudioReceiver
+from unmixed.receiver import AudioReceiver, ConnectionRecord
 from unmixed.receiver.transcripts import Line
 from unmixed.testbed.meeting import TestbedMeeting
 from unmixed.testbed.scenario import Scenario, ScenarioParticipant
@@ -138,9 +138,11 @@ class TranscribeRun:
     the receiver."""
     heard: dict[str, ParticipantHeard] | None
     """By participant name; None when no transcript was asked for."""
-    audio_delays: list[float]
-    """Per audio message, every participant's: seconds from the capture of its first
-    sample to its arrival. Transcription must not move these."""
+    audio_holdups: list[float]
+    """Per audio message, every participant's: seconds it arrived later than the
+    quickest message of its connection (capture to arrival, less the least of that).
+    Transcription must not move these. The least itself is left out: it holds how the
+    bot anchored the stream's clock, which moves by tens of ms from run to run."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,12 @@ async def measure_transcribe(participants: int, seconds: float) -> TranscribeFig
             folder.mkdir()
             runs[label] = await _run(folder, scenario, script, seconds, transcribe=transcribe)
     return TranscribeFigures(script, runs)
+
+
+def _holdups(connection: ConnectionRecord) -> list[float]:
+    delays = [arrival.arrived_at - arrival.captured_at for arrival in connection.arrivals]
+    quickest = min(delays, default=0.0)
+    return [delay - quickest for delay in delays]
 
 
 def _voice(index: int) -> str:
@@ -199,14 +207,10 @@ def _figures(
     audio = {name: receiver.participant(name) for name in script}
     spans = {name: voiced_spans(heard.timeline(), SPAN_GAP) for name, heard in audio.items()}
     sentences = sum(len(found) for found in spans.values())
-    delays = [
-        arrival.arrived_at - arrival.captured_at
-        for heard in audio.values()
-        for connection in heard.connections
-        for arrival in connection.arrivals
-    ]
+    delays = [_holdups(connection) for heard in audio.values() for connection in heard.connections]
+    holdups = [holdup for connection in delays for holdup in connection]
     if not transcribe:
-        return TranscribeRun(watch, sentences, None, delays)
+        return TranscribeRun(watch, sentences, None, holdups)
     origin = next(o for heard in audio.values() if (o := recording_origin(heard)) is not None)
     transcripts = {t.name: t for t in receiver.transcripts.participants.values()}
     heard: dict[str, ParticipantHeard] = {}
@@ -221,4 +225,4 @@ def _figures(
             ),
             times=sentence_times(spans[name], finals, origin),
         )
-    return TranscribeRun(watch, sentences, heard, delays)
+    return TranscribeRun(watch, sentences, heard, holdups)

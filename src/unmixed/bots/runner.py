@@ -69,6 +69,10 @@ NOT_LET_IN = frozenset({SubCode.BOT_KICKED_FROM_WAITING_ROOM})
 """Join failures that Recall reports as the end of the call, not as a fault: the
 bot did its job, and someone in the meeting said no."""
 
+MODEL_LOAD_SECONDS = 10.0
+"""How long a transcribing bot waits for its model before joining anyway (it loads in
+about a second; a failed load fails the transcript, not the bot)."""
+
 BOT_DATABASE_CONNECTIONS = 1
 """Kept open per bot (as many more may open for a moment): its status writes and its
 lease take turns, and a fleet of bots shares the database's connections."""
@@ -146,8 +150,9 @@ class BotRun:
         self._mixed: MixedAudioFeed | None = None
         self._transcript: TranscriptFeed | None = None
         self._transcriber: Transcriber | None = None
-        """Started before joining when the bot transcribes: loading the model holds the
-        interpreter for a moment, harmless before any audio flows."""
+        """Loaded before joining when the bot transcribes: importing faster-whisper and
+        loading the model hold the interpreter for moments that would delay the first
+        audio; before joining, nothing waits for them but the join."""
         self._presence = PresenceRules(bot.automatic_leave)
         self._deadlines: dict[str, float] = {}
         """Other reasons to leave at a given moment (loop time), by sub_code."""
@@ -174,6 +179,7 @@ class BotRun:
             transcript = self._bot.recording_config.transcript
             if transcript is not None:
                 self._transcriber = Transcriber(local_model(transcript.provider.model))
+                await asyncio.wait([self._transcriber.ready], timeout=MODEL_LOAD_SECONDS)
             try:
                 await self._run()
             finally:

@@ -5,9 +5,9 @@ that takes half a second per utterance must never run there. So the loop only
 queues utterances (`submit` never blocks) and gets words back through
 `call_soon_threadsafe`. The thread uses one core (CTranslate2, int8) at a lower
 priority than the audio (nice `NICENESS`), so a busy model takes the CPU audio does
-not need, here and in the other bots on the machine. Loading the model holds the
-interpreter for about 50 ms, so a bot starts its engine before joining, when no
-audio flows yet.
+not need, here and in the other bots on the machine. Importing faster-whisper and
+loading the model hold the interpreter for a good part of a second, so a bot waits
+for `ready` before it joins, when no audio flows yet.
 
 When utterances come faster than the model keeps up, what goes first is what
 matters least: a partial is dropped while a final waits or is being transcribed,
