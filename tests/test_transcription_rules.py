@@ -17,6 +17,7 @@ from tests.inprocess import attend_in_process
 from tests.scripted import Join, Leave, Say, ScriptedAdapter, Speak, UntilRecording
 from unmixed.bots.transcript_feed import MODEL_UNAVAILABLE
 from unmixed.media import AudioChunk
+from unmixed.media.speech import SpeechDetector
 from unmixed.receiver import AudioReceiver
 from unmixed.store import ENVIRONMENT_KEY, Owner, open_database
 from unmixed.store.transcripts import Transcripts
@@ -50,12 +51,13 @@ def silence(seconds: float) -> np.ndarray:
 def cut(audio: np.ndarray, *, partials: bool = True, end: bool = False) -> list[Utterance]:
     """Feed `audio` in 40 ms chunks from `START`; every utterance handed back."""
     cutter = UtteranceCutter(partials=partials)
+    speech = SpeechDetector()
     utterances = []
     for offset in range(0, len(audio), CHUNK):
         chunk = AudioChunk(audio[offset : offset + CHUNK].tobytes(), START + offset / SAMPLE_RATE)
-        utterances += cutter.push(chunk)
+        utterances += cutter.push([chunk], speech.push(chunk), pausing=speech.pausing)
     if end:
-        utterances += cutter.end()
+        utterances += cutter.end(speech.end())
     return utterances
 
 

@@ -3,8 +3,8 @@
 Joins, leaves and changes come from the platform. Speech comes from the
 platform too where it says who is speaking (Zoom's active speaker), dated when
 the bot hears of it; elsewhere from each participant's own audio
-(`media.speech`), dated on its capture clock. Either way it ends when they mute
-or leave.
+(`media.speech`, judged by the runner once for all that need it), dated on its
+capture clock. Either way it ends when they mute or leave.
 """
 
 import time
@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterable
 
 from unmixed.bots.participants import ParticipantDirectory
 from unmixed.delivery.participant_events import ParticipantEventsDelivery
-from unmixed.media import AudioChunk
-from unmixed.media.speech import SpeechChange, SpeechDetector
+from unmixed.media.speech import SpeechChange
 from unmixed.wire.realtime import ParticipantEventName
 
 
@@ -35,7 +34,6 @@ class ParticipantEventsFeed:
         self._platform_speech = platform_speech
         self._speaking: str | None = None
         """Who the platform last said was speaking."""
-        self._speech: dict[str, SpeechDetector] = {}
         for key in present:
             self.joined(key)
 
@@ -60,19 +58,16 @@ class ParticipantEventsFeed:
         if key is not None:
             self._send("participant_events.speech_on", key, now)
 
-    def audio(self, key: str, chunks: Iterable[AudioChunk]) -> None:
-        if self._platform_speech:
-            return
-        detector = self._speech.setdefault(key, SpeechDetector())
-        for chunk in chunks:
-            self._tell(key, detector.push(chunk))
+    def speech(self, key: str, changes: list[SpeechChange]) -> None:
+        """`key` started or stopped speaking, as their audio says (ignored where the
+        platform says it)."""
+        if not self._platform_speech:
+            self._tell(key, changes)
 
     def audio_stopped(self, key: str) -> None:
+        """Their audio stopped: the platform's speaker is no longer speaking either."""
         if key == self._speaking:
             self.active_speaker(None)
-        detector = self._speech.pop(key, None)
-        if detector is not None:
-            self._tell(key, detector.end())
 
     async def close(self, drain_seconds: float) -> None:
         await self._delivery.close(drain_seconds)

@@ -31,7 +31,8 @@ from unmixed.delivery.participant_events import ParticipantEventsDelivery
 from unmixed.delivery.transcript import TranscriptDelivery
 from unmixed.egress import EgressPolicy
 from unmixed.logs import configure_logging, flush_logs, register_secret
-from unmixed.media import AudioSegment, PcmFrame, TimelineBreak
+from unmixed.media import AudioChunk, AudioSegment, PcmFrame, TimelineBreak
+from unmixed.media.speech import SpeechDetector
 from unmixed.platforms.base import (
     ActiveSpeaker,
     AudioStarted,
@@ -97,7 +98,7 @@ class ParticipantInput:
     """One participant's `AudioInput`: the adapter pushes their frames here, fifty
     times a second, and finds their stream's state on it, with no lookup."""
 
-    __slots__ = ("_run", "key", "participant_id", "segment")
+    __slots__ = ("_run", "key", "participant_id", "segment", "speech")
 
     def __init__(self, run: "BotRun", key: str) -> None:
         self._run = run
@@ -105,6 +106,9 @@ class ParticipantInput:
         self.participant_id: int | None = None
         self.segment: AudioSegment | None = None
         """While their audio is recorded: from their stream's start to its stop."""
+        self.speech: SpeechDetector | None = None
+        """When they speak, judged once from their audio for everything that asks
+        (`speech_on`/`speech_off`, the transcript's utterances); None when nothing does."""
 
     def push(self, frame: PcmFrame) -> None:
         try:
@@ -320,6 +324,7 @@ class BotRun:
         self._flowing.discard(key)
         if key in self._inputs:
             self._inputs[key].segment = None
+            self._end_speech(self._inputs[key])
         participant = self._directory.get(key)
         if participant is not None and self._delivery is not None:
             self._delivery.stop(participant.id)
@@ -570,12 +575,37 @@ class BotRun:
         if self._delivery is not None and audio.participant_id is not None:
             for chunk in chunks:
                 self._delivery.send(audio.participant_id, chunk)
-        if self._events is not None:
-            self._events.audio(audio.key, chunks)
+        self._fan_out(audio, chunks)
+
+    def _fan_out(self, audio: ParticipantInput, chunks: list[AudioChunk]) -> None:
+        """What a participant's chunks feed besides their own stream: the mix, and what
+        their speech makes (events, the transcript)."""
         if self._mixed is not None:
             self._mixed.audio(chunks)
+        speech = audio.speech
+        if speech is None:
+            return
+        changes = [change for chunk in chunks for change in speech.push(chunk)]
+        if self._events is not None:
+            self._events.speech(audio.key, changes)
         if self._transcript is not None:
-            self._transcript.audio(audio.key, chunks)
+            self._transcript.audio(audio.key, chunks, changes, pausing=speech.pausing)
+
+    def _end_speech(self, audio: ParticipantInput) -> None:
+        """Their audio stopped: so did their speech, for everything that followed it."""
+        ending = audio.speech.end() if audio.speech is not None else []
+        audio.speech = None
+        if self._events is not None:
+            self._events.speech(audio.key, ending)
+            self._events.audio_stopped(audio.key)
+        if self._transcript is not None:
+            self._transcript.audio_stopped(audio.key, ending)
+
+    def _judges_speech(self) -> bool:
+        """Whether anything asks when people speak, that the platform does not say."""
+        return self._transcript is not None or (
+            self._events is not None and not self._adapter.reports_speech
+        )
 
     @_one_participant
     def _start_audio(self, key: str) -> None:
@@ -588,6 +618,7 @@ class BotRun:
         audio = self._input(key)
         audio.participant_id = participant.id
         audio.segment = AudioSegment(not_before=self._recording.started_at.timestamp())
+        audio.speech = SpeechDetector() if self._judges_speech() else None
         if self._delivery is not None:
             self._delivery.start(participant)
         log.info("audio started", participant=participant.id)
@@ -604,14 +635,8 @@ class BotRun:
             for chunk in rest:
                 self._delivery.send(participant.id, chunk)
             self._delivery.stop(participant.id)
-        if self._events is not None:
-            self._events.audio(key, rest)
-            self._events.audio_stopped(key)
-        if self._mixed is not None:
-            self._mixed.audio(rest)
-        if self._transcript is not None:
-            self._transcript.audio(key, rest)
-            self._transcript.audio_stopped(key)
+        self._fan_out(audio, rest)
+        self._end_speech(audio)
         log.info("audio stopped", participant=participant.id)
 
 

@@ -8,13 +8,14 @@ A model that fails to load costs the transcript, never the audio.
 """
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import structlog
 
 from unmixed.bots.participants import ParticipantDirectory
 from unmixed.delivery.transcript import TranscriptDelivery
 from unmixed.media import AudioChunk
+from unmixed.media.speech import SpeechChange
 from unmixed.transcription.engine import Transcribed, Transcriber
 from unmixed.transcription.utterances import Utterance, UtteranceCutter
 from unmixed.wire.realtime import Timestamp, TranscriptData, TranscriptWord
@@ -50,27 +51,30 @@ class TranscriptFeed:
         self._failed = False
         self._broken: set[str] = set()
 
-    def audio(self, key: str, chunks: Iterable[AudioChunk]) -> None:
-        """Never raises: a fault here costs this participant's transcript, not their audio."""
+    def audio(
+        self, key: str, chunks: list[AudioChunk], changes: list[SpeechChange], *, pausing: bool
+    ) -> None:
+        """`key`'s chunks, and when their speech started or stopped in them. Never
+        raises: a fault here costs this participant's transcript, not their audio."""
         if self._failed or key in self._broken:
             return
         cutter = self._cutters.get(key)
         if cutter is None:
             cutter = self._cutters[key] = UtteranceCutter(partials=self._delivery.wants_partials)
         try:
-            for chunk in chunks:
-                self._submit(key, cutter.push(chunk))
+            self._submit(key, cutter.push(chunks, changes, pausing=pausing))
         except Exception:
             log.exception("a participant's transcript failed; their audio goes on", platform_id=key)
             self._broken.add(key)
             self._cutters.pop(key, None)
 
-    def audio_stopped(self, key: str) -> None:
-        """Their audio stopped (a mute, a leave, the end): what they were saying is final."""
+    def audio_stopped(self, key: str, changes: list[SpeechChange]) -> None:
+        """Their audio stopped (a mute, a leave, the end), and with it their speech
+        (`changes`): what they were saying is final."""
         self._broken.discard(key)
         cutter = self._cutters.pop(key, None)
         if cutter is not None and not self._failed:
-            self._submit(key, cutter.end())
+            self._submit(key, cutter.end(changes))
 
     async def close(self, drain_seconds: float) -> None:
         """Transcribe what is still queued, then let receivers take it: half the time for

@@ -2,7 +2,8 @@
 
 Whisper reads up to 30 s at once and invents text on silence ("Thank you."), so
 it is given speech only: what the voice-activity detector of `speech_on` and
-`speech_off` (`media.speech`) says is speech, with a little audio either side
+`speech_off` (`media.speech`, the same one: the bot runs one per participant and
+hands its changes to both) says is speech, with a little audio either side
 so first and last syllables are whole. An utterance ends when that detector
 says speech stopped (half a second without voice), when the participant's
 audio stops (a mute, a leave), or, for someone who never pauses, at its
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from unmixed.media.segment import AudioChunk
-from unmixed.media.speech import SpeechChange, SpeechDetector
+from unmixed.media.speech import SpeechChange
 from unmixed.wire.realtime import BYTES_PER_SAMPLE, SAMPLE_RATE
 
 LEAD_SECONDS = 0.3
@@ -51,11 +52,11 @@ class Utterance:
 
 
 class UtteranceCutter:
-    """Feed one participant's chunks in order; it hands back utterances to transcribe."""
+    """Feed one participant's chunks in order, with their speech detector's changes; it
+    hands back utterances to transcribe."""
 
     def __init__(self, *, partials: bool) -> None:
         self._partials = partials
-        self._detector = SpeechDetector()
         self._audio = bytearray()
         """While silent: the last `LEAD_SECONDS` and a little more; while speaking: the
         utterance so far, and whatever has been heard after its last voiced frame."""
@@ -64,20 +65,26 @@ class UtteranceCutter:
         self._voice_from = 0.0
         self._next_partial = PARTIAL_EVERY
 
-    def push(self, chunk: AudioChunk) -> list[Utterance]:
-        if not self._audio:
-            self._audio_at = chunk.captured_at
-        self._audio += chunk.pcm
-        cuts = [cut for change in self._detector.push(chunk) for cut in self._on(change)]
+    def push(
+        self, chunks: list[AudioChunk], changes: list[SpeechChange], *, pausing: bool
+    ) -> list[Utterance]:
+        """`chunks`, contiguous, and the detector's `changes` in them; `pausing`: whether
+        the detector heard no voice in its last frame (no partial is cut in a pause)."""
+        for chunk in chunks:
+            if not self._audio:
+                self._audio_at = chunk.captured_at
+            self._audio += chunk.pcm
+        cuts = [cut for change in changes for cut in self._on(change)]
         if self._speaking:
-            cuts.extend(self._while_speaking())
+            cuts.extend(self._while_speaking(pausing=pausing))
         else:
             self._keep_lead(self._end_at - LEAD_SECONDS * 2)
         return cuts
 
-    def end(self) -> list[Utterance]:
-        """Their audio stopped: what they were saying is final."""
-        cuts = [cut for change in self._detector.end() for cut in self._on(change)]
+    def end(self, changes: list[SpeechChange]) -> list[Utterance]:
+        """Their audio stopped, and the detector said how their speech ended: what they
+        were saying is final."""
+        cuts = [cut for change in changes for cut in self._on(change)]
         self._audio.clear()
         return cuts
 
@@ -96,7 +103,7 @@ class UtteranceCutter:
         cut = self._cut(change.at + TAIL_SECONDS, voice_until=change.at, final=True)
         return [cut] if change.at - self._voice_from >= MIN_VOICE_SECONDS else []
 
-    def _while_speaking(self) -> list[Utterance]:
+    def _while_speaking(self, *, pausing: bool) -> list[Utterance]:
         spoken = self._end_at - self._audio_at
         if spoken >= MAX_SECONDS:
             quietest = self._quietest_moment()
@@ -104,7 +111,7 @@ class UtteranceCutter:
             self._voice_from = self._audio_at
             self._next_partial = PARTIAL_EVERY
             return [cut]
-        if self._partials and spoken >= self._next_partial and not self._detector.pausing:
+        if self._partials and spoken >= self._next_partial and not pausing:
             self._next_partial += PARTIAL_EVERY
             audio = bytes(self._audio)
             return [self._utterance(audio, voice_until=self._end_at, final=False)]
