@@ -74,6 +74,11 @@ MODEL_LOAD_SECONDS = 10.0
 """How long a transcribing bot waits for its model before joining anyway (it loads in
 about a second; a failed load fails the transcript, not the bot)."""
 
+MODEL_FREE_SECONDS = 5.0
+"""How long the bot waits, at its very end, for the model to be freed on its own thread
+(milliseconds, unless it is still loading): CTranslate2 aborts a process that exits
+around a model in use."""
+
 BOT_DATABASE_CONNECTIONS = 1
 """Kept open per bot (as many more may open for a moment): its status writes and its
 lease take turns, and a fleet of bots shares the database's connections."""
@@ -188,7 +193,8 @@ class BotRun:
                 await self._run()
             finally:
                 if self._transcriber is not None:  # closed already unless it never recorded
-                    await self._transcriber.close(asyncio.get_running_loop().time())
+                    loop = asyncio.get_running_loop()
+                    await self._transcriber.close(loop.time() + MODEL_FREE_SECONDS)
         if self._failures:
             raise self._failures[0]
 

@@ -71,10 +71,15 @@ class TranscriptFeed:
     def audio_stopped(self, key: str, changes: list[SpeechChange]) -> None:
         """Their audio stopped (a mute, a leave, the end), and with it their speech
         (`changes`): what they were saying is final."""
+        broken = key in self._broken
         self._broken.discard(key)
         cutter = self._cutters.pop(key, None)
-        if cutter is not None and not self._failed:
+        if cutter is None or self._failed or broken:
+            return
+        try:
             self._submit(key, cutter.end(changes))
+        except Exception:
+            log.exception("a participant's last utterance was lost", platform_id=key)
 
     async def close(self, drain_seconds: float) -> None:
         """Transcribe what is still queued, then let receivers take it: half the time for

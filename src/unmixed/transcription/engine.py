@@ -133,11 +133,12 @@ class Transcriber:
             self.counters.partials_dropped += len(self._partials)
             self._partials.clear()
         self._mark_idle()
-        try:
-            async with asyncio.timeout_at(deadline):
-                await self._idle.wait()
-        except TimeoutError:
-            log.warning("utterances left untranscribed as the bot finished", left=len(self._finals))
+        if not self._idle.is_set():
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._idle.wait()
+            except TimeoutError:
+                log.warning("utterances left untranscribed at the end", left=len(self._finals))
         with self._lock:
             self._closing = True
             self._finals.clear()
