@@ -4,11 +4,15 @@ PostgreSQL, checked with processes' worth of threads racing for the same bots.""
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from tests.stored import new_bot
-from unmixed.store import Bots, open_database
+import pytest
+
+from tests.stored import NOBODYS_MEETING, new_bot
+from unmixed.store import ENVIRONMENT_KEY, Bots, open_database
 from unmixed.store.leases import Leases, LeaveAsked
+from unmixed.store.repository import TRANSCRIBING_BOT_SLOTS, NoFreeSlot, SlotLimit
+from unmixed.wire.bots import BotCreate
 from unmixed.wire.status import StatusCode, SubCode
 
 LEASE = timedelta(seconds=15)
@@ -161,6 +165,36 @@ def test_slots_are_held_by_unfinished_bots_due_soon_or_dispatched(
     assert leases.slots_held(ad_hoc) == 3, "a bot dispatched early holds its slot"
     assert bots.change_status(running, StatusCode.DONE)
     assert leases.slots_held(ad_hoc) == 2
+
+
+TRANSCRIPT = {"provider": {"recallai_streaming": {}}}
+
+
+def test_a_bot_that_transcribes_holds_three_slots_and_needs_them_free(
+    store_url: str, bots: Bots, leases: Leases
+) -> None:
+    ad_hoc = timedelta(minutes=10)
+    limit = SlotLimit(capacity=4, ad_hoc_within=ad_hoc)
+    plain = BotCreate(meeting_url=NOBODYS_MEETING)
+    transcribing = BotCreate.model_validate(
+        {"meeting_url": NOBODYS_MEETING, "recording_config": {"transcript": TRANSCRIPT}}
+    )
+    meeting = plain.parsed_meeting_url()
+    bots.create(transcribing, meeting, ENVIRONMENT_KEY, slots=limit)
+    assert leases.slots_held(ad_hoc) == TRANSCRIBING_BOT_SLOTS
+    with pytest.raises(NoFreeSlot):
+        bots.create(transcribing, meeting, ENVIRONMENT_KEY, slots=limit)
+    later = BotCreate.model_validate(
+        {"meeting_url": NOBODYS_MEETING, "join_at": (datetime.now(UTC) + timedelta(days=1))}
+    )
+    scheduled = bots.create(later, meeting, ENVIRONMENT_KEY, slots=None).id
+    asked_now = transcribing.model_copy(update={"join_at": None})
+    with pytest.raises(NoFreeSlot):
+        bots.update(scheduled, asked_now, meeting, slots=limit)
+    bots.update(scheduled, plain, meeting, slots=limit)
+    assert leases.slots_held(ad_hoc) == TRANSCRIBING_BOT_SLOTS + 1
+    with pytest.raises(NoFreeSlot):
+        bots.create(plain, meeting, ENVIRONMENT_KEY, slots=limit)
 
 
 def test_a_dispatched_bot_no_process_claims_is_ended_once_and_never_runs(

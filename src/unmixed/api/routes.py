@@ -21,7 +21,7 @@ from unmixed.bots.capacity import AD_HOC, RETRY_AFTER_SECONDS
 from unmixed.bots.launchers import CapacityUnknown
 from unmixed.store import BotFilters, Owner
 from unmixed.store.leases import LeaveAsked
-from unmixed.store.repository import BotNotReady, NoFreeSlot, SlotLimit
+from unmixed.store.repository import BotNotReady, NoFreeSlot, SlotLimit, slots_needed
 from unmixed.transcription.models import ModelUnavailable, local_model
 from unmixed.wire.bots import Bot, BotCreate, BotPage, BotUpdate, FieldError
 from unmixed.wire.common import METADATA_KEY_MAX_LENGTH, storable_text
@@ -226,13 +226,15 @@ async def update_bot(
     bot_id: str, changes: BotUpdate, owner: Caller, state: State, base: Base
 ) -> Bot:
     """Recall's Update Scheduled Bot: only a bot not yet dispatched can change. A
-    `join_at` moved within the ad hoc window takes a bot slot, as a new bot would."""
+    `join_at` moved within the ad hoc window takes bot slots, as a new bot would, and so
+    does a transcript asked of a bot already there."""
     _refuse_completed(await _owned_bot(state, bot_id, owner))
     before = await asyncio.to_thread(state.bots.request, bot_id)
     request = changes.applied_to(before)
     meeting = _checked_meeting(request, state)
     newly_ad_hoc = _ad_hoc(request.join_at) and not _ad_hoc(before.join_at)
-    slots = await _slot_limit(state) if newly_ad_hoc else None
+    more_slots = _ad_hoc(request.join_at) and slots_needed(request) > slots_needed(before)
+    slots = await _slot_limit(state) if newly_ad_hoc or more_slots else None
     try:
         bot = await asyncio.to_thread(state.bots.update, bot_id, request, meeting, slots=slots)
     except BotNotReady as error:

@@ -69,6 +69,8 @@ class BotRow(Base):
     """`leave_call` (or a deletion) asked the bot to leave: it watches this column."""
     stream_reconnects: Mapped[int] = mapped_column(Integer, default=0)
     """Realtime connections the bot had to open again, as of its last lease renewal."""
+    slots: Mapped[int] = mapped_column(Integer, default=1)
+    """Bot slots it holds while it holds any: more for a bot that transcribes."""
 
     status_changes: Mapped[list["StatusChangeRow"]] = relationship(
         order_by="StatusChangeRow.id", cascade="all, delete-orphan"

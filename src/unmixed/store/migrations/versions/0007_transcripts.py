@@ -1,4 +1,4 @@
-"""Transcripts: each recording's final utterances.
+"""Transcripts: each recording's final utterances; bots that hold more than one slot.
 
 Revision ID: 0007_transcripts
 Revises: 0006_leases
@@ -15,6 +15,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("bots") as bots:
+        bots.add_column(sa.Column("slots", sa.Integer(), nullable=False, server_default="1"))
     with op.batch_alter_table("recordings") as recordings:
         recordings.add_column(sa.Column("transcript_id", sa.String(length=36), nullable=True))
         recordings.add_column(sa.Column("transcript_failure", sa.String(length=128), nullable=True))
@@ -38,6 +40,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("bots") as bots:
+        bots.drop_column("slots")
     op.drop_table("transcript_utterances")
     with op.batch_alter_table("recordings") as recordings:
         recordings.drop_index("ix_recordings_transcript_id")
