@@ -4,6 +4,7 @@ model files are trusted."""
 
 import asyncio
 import hashlib
+import io
 import itertools
 import json
 from dataclasses import replace
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soxr
+from rich.console import Console
 
 from tests.inprocess import attend_in_process
 from tests.scripted import Join, Leave, Say, ScriptedAdapter, Speak, UntilRecording
@@ -19,6 +21,7 @@ from unmixed.bots.transcript_feed import MODEL_UNAVAILABLE
 from unmixed.media import AudioChunk
 from unmixed.media.speech import SpeechDetector
 from unmixed.receiver import AudioReceiver
+from unmixed.receiver.live import participants_table
 from unmixed.store import ENVIRONMENT_KEY, Owner, open_database
 from unmixed.store.transcripts import Transcripts
 from unmixed.testbed.audio import SEND_RATE, load_wav
@@ -27,7 +30,18 @@ from unmixed.transcription.accuracy import word_error_rate
 from unmixed.transcription.engine import Transcribed, Transcriber
 from unmixed.transcription.models import MODELS, WEIGHTS, ModelUnavailable, PackagedFile
 from unmixed.transcription.utterances import MAX_SECONDS, PARTIAL_EVERY, Utterance, UtteranceCutter
-from unmixed.wire.realtime import AUDIO_SEPARATE_RAW_DATA, SAMPLE_RATE, TRANSCRIPT_DATA
+from unmixed.wire.common import ObjectRef
+from unmixed.wire.realtime import (
+    AUDIO_SEPARATE_RAW_DATA,
+    SAMPLE_RATE,
+    TRANSCRIPT_DATA,
+    Participant,
+    Timestamp,
+    TranscriptData,
+    TranscriptMessage,
+    TranscriptPayload,
+    TranscriptWord,
+)
 from unmixed.wire.status import StatusCode
 
 SENTENCE = "We need to finish the project before the end of the month."
@@ -249,3 +263,29 @@ async def test_a_transcript_no_endpoint_streams_is_kept_for_its_download(
     assert entry["participant"]["name"] == "Ann"
     heard = " ".join(word["text"] for word in entry["words"])
     assert word_error_rate(SENTENCE, heard) <= 0.2, heard
+
+
+def test_the_live_table_shows_a_participant_only_transcribed() -> None:
+    """An endpoint may take the transcript and not the audio: they still have a row."""
+    receiver = AudioReceiver()
+    ann = Participant(id=4, name="Ann", is_host=False, platform="desktop")
+    at = Timestamp(relative=1.5, absolute="2026-12-07T10:00:01.500000Z")
+    said = TranscriptData(
+        words=[TranscriptWord(text="Hello", start_timestamp=at, end_timestamp=at)],
+        participant=ann,
+    )
+    ref = ObjectRef(id="r", metadata={})
+    receiver.transcripts.add(
+        TranscriptMessage(
+            event="transcript.data",
+            data=TranscriptPayload(
+                data=said, realtime_endpoint=ref, transcript=ref, recording=ref, bot=ref
+            ),
+        ),
+        arrived_at=0.0,
+    )
+    shown = io.StringIO()
+    Console(file=shown, width=200).print(participants_table(receiver))
+    row = next(line for line in shown.getvalue().splitlines() if "Ann" in line)
+    assert "Hello" in row
+    assert " 4 " in row

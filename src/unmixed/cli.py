@@ -245,8 +245,7 @@ def receive(
         "received"
     ),
 ) -> None:
-    """Receive per-participant audio (and transcripts): a live table with each participant's
-    last line now, their transcripts as they arrive, aligned WAVs when stopped."""
+    """Receive audio and transcripts: a live table, transcripts as they come, WAVs at the end."""
     from unmixed.receiver.live import receive_live
 
     configure_logging(process="receiver")
@@ -255,7 +254,9 @@ def receive(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Where WAVs and events.jsonl go.")] = Path("out/demo"),
+    out: Annotated[Path, typer.Option(help="Where WAVs, transcripts and events.jsonl go.")] = Path(
+        "out/demo"
+    ),
 ) -> None:
     """A local meeting, three speakers, one bot, one receiver: the whole product in 30 s."""
     from unmixed.demo import run_demo

@@ -10,15 +10,13 @@ import soxr
 from rich.console import Console
 from rich.table import Table
 
-from unmixed.chromium import write_microphone
 from unmixed.local import FINISHED, local_stack
 from unmixed.receiver import AudioReceiver, ParticipantAudio
 from unmixed.receiver.transcripts import ParticipantTranscript
-from unmixed.testbed.audio import SEND_RATE, load_wav
-from unmixed.testbed.meeting import TestbedMeeting
+from unmixed.testbed.audio import SEND_RATE
+from unmixed.testbed.meeting import TestbedMeeting, scenario_samples
 from unmixed.testbed.participant import ParticipantLog
-from unmixed.testbed.scenario import Scenario, ScenarioParticipant
-from unmixed.testbed.speech import synthesize
+from unmixed.testbed.scenario import Scenario
 from unmixed.transcription.accuracy import normalised, word_error_rate
 from unmixed.wire.realtime import SAMPLE_RATE
 from unmixed.wire.status import StatusCode
@@ -37,9 +35,6 @@ SPEAKERS = (
     Speaker("Carol", "en-us+f5", "I will send the customer notes after this call."),
 )
 DURATION = 16.0
-PAUSE_SECONDS = 1.0
-"""After each saying of a sentence (they say it again and again): each saying is an
-utterance of its own, and its transcript can be held against the sentence."""
 WHOLE_SAYING = 0.8
 """A transcribed utterance with this share of the sentence's words is a whole saying;
 shorter ones were cut by a mute or a leave, and are not scored."""
@@ -80,41 +75,36 @@ def _loudest_second(audio: np.ndarray) -> np.ndarray:
     return audio[start : start + SAMPLE_RATE]
 
 
-def demo_scenario(voices_dir: Path) -> Scenario:
-    """Alice hosts from the start; Bob joins muted and unmutes; Carol joins late, leaves early."""
-    paths = {s.name: _with_pause(s, voices_dir) for s in SPEAKERS}
-    return Scenario(
-        participants=[
-            ScenarioParticipant(name="Alice", is_host=True, audio=paths["Alice"], leave_at=14),
-            ScenarioParticipant(
-                name="Bob",
-                audio=paths["Bob"],
-                join_at=0.5,
-                leave_at=14,
-                muted=[(0.5, 4.0), (8.0, 10.0)],
-            ),
-            ScenarioParticipant(name="Carol", audio=paths["Carol"], join_at=3.0, leave_at=12),
-        ],
-        duration=DURATION,
+def demo_scenario() -> Scenario:
+    """Alice hosts from the start; Bob joins muted and unmutes; Carol joins late, leaves early.
+    Each says their sentence again and again, a pause after each saying, so that each is an
+    utterance of its own and its transcript can be held against the sentence."""
+    said = {s.name: {"say": s.sentence, "voice": s.voice} for s in SPEAKERS}
+    return Scenario.model_validate(
+        {
+            "participants": [
+                {"name": "Alice", "is_host": True, **said["Alice"], "leave_at": 14},
+                {
+                    "name": "Bob",
+                    **said["Bob"],
+                    "join_at": 0.5,
+                    "leave_at": 14,
+                    "muted": [(0.5, 4.0), (8.0, 10.0)],
+                },
+                {"name": "Carol", **said["Carol"], "join_at": 3.0, "leave_at": 12},
+            ],
+            "duration": DURATION,
+        }
     )
-
-
-def _with_pause(speaker: Speaker, voices_dir: Path) -> Path:
-    spoken = load_wav(
-        synthesize(speaker.sentence, speaker.voice, voices_dir / f"{speaker.name}-sentence.wav")
-    )
-    pause = np.zeros(round(PAUSE_SECONDS * SEND_RATE), dtype=np.int16)
-    return write_microphone(voices_dir / f"{speaker.name}.wav", np.concatenate([spoken, pause]))
 
 
 async def run_demo(out_dir: Path, console: Console) -> dict[str, dict[str, float]]:
     """Run the demo; returns, per participant, how their stream matched each voice."""
     with tempfile.TemporaryDirectory(prefix="unmixed-demo-") as work:
-        scenario = demo_scenario(Path(work))
+        scenario = demo_scenario()
         voices = {
-            p.name: soxr.resample(load_wav(p.audio), SEND_RATE, SAMPLE_RATE)
+            p.name: soxr.resample(scenario_samples(p), SEND_RATE, SAMPLE_RATE)
             for p in scenario.participants
-            if p.audio is not None
         }
         async with local_stack(Path(work), out_dir) as stack:
             console.print(

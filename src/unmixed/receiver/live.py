@@ -13,34 +13,40 @@ from rich.markup import escape
 from rich.table import Table
 
 from unmixed.receiver.server import AudioReceiver
+from unmixed.receiver.tracks import ParticipantAudio
 from unmixed.receiver.transcripts import ParticipantTranscript
 
 REFRESH_SECONDS = 0.25
 
 
 def participants_table(receiver: AudioReceiver) -> Table:
+    """One row per participant heard or transcribed (an endpoint may take only one)."""
     table = Table(title=f"unmixed receiver on {receiver.url}")
     columns = ["recording", "id", "name", "connected", "connections", "seconds", "last level"]
-    transcripts = receiver.transcripts.participants
+    audio, transcripts = receiver.participants, receiver.transcripts.participants
     for column in [*columns, "last said"] if transcripts else columns:
         table.add_column(column, overflow="fold")
-    for participant in sorted(receiver.participants.values(), key=lambda p: (p.recording_id, p.id)):
-        level = participant.last_level_dbfs
-        row = [
-            participant.recording_id[:8],
-            str(participant.id),
-            participant.name or "",
-            "[green]yes[/]" if participant.connected else "no",
-            str(len(participant.connections)),
-            f"{participant.seconds:.1f}",
-            "silent" if math.isinf(level) else f"{level:.0f} dBFS",
-        ]
+    for key in sorted(audio.keys() | transcripts.keys()):
+        row = _audio_cells(audio[key]) if key in audio else [""] * (len(columns) - 3)
+        transcript = transcripts.get(key)
+        name = audio[key].name if key in audio else transcript.name if transcript else None
+        cells = [key[0][:8], str(key[1]), name or "", *row]
         if transcripts:
-            row.append(_last_said(transcripts.get((participant.recording_id, participant.id))))
-        table.add_row(*row)
+            cells.append(_last_said(transcript))
+        table.add_row(*cells)
     if receiver.invalid_messages:
         table.caption = f"[red]{len(receiver.invalid_messages)} invalid messages[/] (events.jsonl)"
     return table
+
+
+def _audio_cells(participant: ParticipantAudio) -> list[str]:
+    level = participant.last_level_dbfs
+    return [
+        "[green]yes[/]" if participant.connected else "no",
+        str(len(participant.connections)),
+        f"{participant.seconds:.1f}",
+        "silent" if math.isinf(level) else f"{level:.0f} dBFS",
+    ]
 
 
 def _last_said(transcript: ParticipantTranscript | None) -> str:

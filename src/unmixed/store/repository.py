@@ -17,7 +17,6 @@ from unmixed.wire.bots import (
     AutomaticLeave,
     Bot,
     BotCreate,
-    Diarization,
     MediaShortcuts,
     Recording,
     RecordingConfig,
@@ -541,7 +540,7 @@ def _recording(row: RecordingRow, transcript: TranscriptConfig | None) -> Record
             ),
             metadata=transcript.metadata,
             data=TranscriptDownload(download_url=transcript_download_path(row.transcript_id)),
-            diarization=transcript.diarization or Diarization(),
+            diarization=transcript.diarization,
             provider=transcript.provider,
         )
     return Recording(

@@ -19,18 +19,23 @@ from unmixed.testbed.loopback import use_loopback_ice
 from unmixed.testbed.participant import Participant, SyntheticParticipant
 from unmixed.testbed.room import Display, RoomAddress, create_room, destroy_room, moderate
 from unmixed.testbed.scenario import Client, RoomKind, Scenario, ScenarioParticipant
+from unmixed.testbed.speech import saying
 from unmixed.testbed.web_server import WebMeetingServer, web_meeting_url
 
 TrackFactory = Callable[[ScenarioParticipant], MediaStreamTrack]
 
 
 def scenario_samples(spec: ScenarioParticipant) -> np.ndarray:
-    """What a participant says, at 48 kHz: their WAV file or their tone."""
-    return load_wav(spec.audio) if spec.audio is not None else tone(spec.tone_hz or 0)
+    """What a participant says, at 48 kHz: their WAV file, their tone, or their sentence."""
+    if spec.audio is not None:
+        return load_wav(spec.audio)
+    if spec.say is not None:
+        return saying(spec.say, spec.voice)
+    return tone(spec.tone_hz or 0)
 
 
 def scenario_track(spec: ScenarioParticipant) -> MediaStreamTrack:
-    """The track a scenario asks for: its WAV file or its tone, looped."""
+    """The track a scenario asks for: its WAV file, its tone or its sentence, looped."""
     return LoopingAudioTrack(scenario_samples(spec))
 
 

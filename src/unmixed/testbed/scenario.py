@@ -29,6 +29,12 @@ class ScenarioParticipant(BaseModel):
     client: Client = Client.NATIVE
     audio: Path | None = Field(default=None, description="A WAV file played in a loop.")
     tone_hz: PositiveFloat | None = Field(default=None, description="Or a sine at this frequency.")
+    say: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Or a sentence, spoken by espeak-ng in `voice`, said again after each pause.",
+    )
+    voice: str = Field(default="en-us+f3", description="The espeak-ng voice that says `say`.")
     join_at: NonNegativeFloat = 0
     leave_at: NonNegativeFloat | None = None
     muted: list[tuple[NonNegativeFloat, NonNegativeFloat]] = Field(
@@ -37,8 +43,8 @@ class ScenarioParticipant(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        if (self.audio is None) == (self.tone_hz is None):
-            raise ValueError(f"{self.name}: give exactly one of audio or tone_hz")
+        if [self.audio, self.tone_hz, self.say].count(None) != 2:
+            raise ValueError(f"{self.name}: give exactly one of audio, tone_hz or say")
         if self.leave_at is not None and self.leave_at <= self.join_at:
             raise ValueError(f"{self.name}: leave_at must come after join_at")
         for start, end in self.muted:

@@ -3,6 +3,7 @@ found again in what a receiver got: where each participant's voice begins and en
 
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,20 @@ def synthesize(text: str, voice: str, path: Path) -> Path:
         capture_output=True,
     )
     return path
+
+
+PAUSE_SECONDS = 1.0
+"""After each saying of a looped sentence: a speaker who never paused would be one
+endless utterance to a transcriber (and to `speech_off`)."""
+
+
+def saying(text: str, voice: str) -> np.ndarray:
+    """`text` spoken in `voice`, then `PAUSE_SECONDS` of silence, at 48 kHz: one saying
+    of a sentence a testbed participant repeats."""
+    with tempfile.TemporaryDirectory(prefix="unmixed-say-") as folder:
+        spoken = load_wav(synthesize(text, voice, Path(folder) / "said.wav"))
+    pause = np.zeros(round(PAUSE_SECONDS * FAKE_MICROPHONE_RATE), dtype=np.int16)
+    return np.concatenate([spoken, pause])
 
 
 def spoken_track(

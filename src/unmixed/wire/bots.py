@@ -107,7 +107,7 @@ class TranscriptConfig(ArtifactConfig):
     """`recording_config.transcript`: live transcripts of each participant's own audio."""
 
     provider: TranscriptProvider
-    diarization: Diarization | None = None
+    diarization: Diarization = Field(default_factory=Diarization)
 
 
 class RealtimeEndpoint(WireModel):
