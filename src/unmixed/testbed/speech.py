@@ -13,11 +13,13 @@ from unmixed.testbed.audio import load_wav
 
 
 def synthesize(text: str, voice: str, path: Path) -> Path:
-    """Write `text` spoken in `voice` (an espeak-ng voice, e.g. "en-us+f3") to a WAV file."""
+    """Write `text` spoken in `voice` (an espeak-ng voice, e.g. "en-us+f3") to a WAV file.
+    The text goes in on stdin: a sentence starting with "-" is not an option."""
     if shutil.which("espeak-ng") is None:
         raise RuntimeError("espeak-ng is missing; run scripts/setup")
     subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", "150", "-w", str(path), text],
+        ["espeak-ng", "-v", voice, "-s", "150", "-w", str(path), "--stdin"],
+        input=text.encode(),
         check=True,
         capture_output=True,
     )
