@@ -289,3 +289,23 @@ def test_the_live_table_shows_a_participant_only_transcribed() -> None:
     row = next(line for line in shown.getvalue().splitlines() if "Ann" in line)
     assert "Hello" in row
     assert " 4 " in row
+
+
+async def test_a_steady_tone_the_cutter_took_for_a_voice_gives_no_words(
+    speech: np.ndarray,
+) -> None:
+    """webrtcvad calls a tone voice; the model must not make words of it."""
+    heard: list[Transcribed] = []
+    engine = Transcriber(MODELS["tiny.en"])
+    engine.on_words = heard.append
+    t = np.arange(3 * SAMPLE_RATE) / SAMPLE_RATE
+    tone = (0.3 * 32767 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+    utterances = cut(np.concatenate([silence(0.5), tone, silence(1)]), partials=False)
+    assert [u.final for u in utterances] == [True], "the cutter takes it for speech"
+    engine.submit("beeper", utterances[0])
+    engine.submit("speaker", Utterance(speech.tobytes(), START, (START, START + 4), final=True))
+    await engine.ready
+    await engine.close(asyncio.get_running_loop().time() + 30)
+    words = {r.job.key: " ".join(w.text for w in r.words) for r in heard}
+    assert words.get("beeper", "") == ""
+    assert word_error_rate(SENTENCE, words["speaker"]) <= 0.2

@@ -231,6 +231,10 @@ class Transcriber:
 
 
 def _transcribe(whisper: Any, utterance: Utterance) -> list[Word]:
+    """The utterance's words. `vad_filter` runs Silero (which faster-whisper ships) over it
+    first: webrtcvad, which cut it, takes a steady tone or music for a voice, and Whisper
+    makes words of those ("Beep beep beep...", 112 of them from 3 s of 440 Hz); Silero
+    keeps speech, so such an utterance costs milliseconds and says nothing."""
     audio = np.frombuffer(utterance.pcm, dtype=np.int16).astype(np.float32) / 32768.0
     segments, _ = whisper.transcribe(
         audio,
@@ -239,7 +243,7 @@ def _transcribe(whisper: Any, utterance: Utterance) -> list[Word]:
         temperature=0.0,
         word_timestamps=True,
         condition_on_previous_text=False,
-        vad_filter=False,
+        vad_filter=True,
     )
     at = utterance.started_at
     first, last = utterance.voice
