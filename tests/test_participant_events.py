@@ -1,21 +1,19 @@
 """Participant events through the real testbed, bot and receiver: who joined and left,
 and when each spoke, from their own voices (espeak-ng sentences with pauses)."""
 
+import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from tests.meeting import audio_endpoint
-from unmixed.chromium import FAKE_MICROPHONE_RATE, write_microphone
 from unmixed.client import UnmixedClient
 from unmixed.receiver import AudioReceiver
 from unmixed.receiver.server import ParticipantEvent
-from unmixed.testbed.audio import load_wav
 from unmixed.testbed.meeting import TestbedMeeting
 from unmixed.testbed.scenario import Scenario
 from unmixed.testbed.server import JanusServer
-from unmixed.testbed.speech import synthesize
+from unmixed.testbed.speech import spoken_track, voiced_spans
 from unmixed.wire.realtime import AUDIO_SEPARATE_RAW_DATA, PARTICIPANT_EVENTS
 from unmixed.wire.status import FINAL_CODES, StatusCode
 
@@ -27,21 +25,10 @@ SPEAKERS = {
 SECONDS = 9.0
 
 
-def spoken_track(folder: Path, name: str) -> Path:
-    """A WAV of the sentence at its moment, silence around it, as long as the meeting."""
+def track(folder: Path, name: str) -> Path:
+    """The sentence at its moment, silence around it, and no loop before they leave."""
     voice, sentence, start = SPEAKERS[name]
-    spoken = load_wav(synthesize(sentence, voice, folder / f"{name}-sentence.wav"))
-    track = np.zeros(int(SECONDS * FAKE_MICROPHONE_RATE) + len(spoken), dtype=np.int16)
-    offset = int(start * FAKE_MICROPHONE_RATE)
-    track[offset : offset + len(spoken)] = spoken
-    return write_microphone(folder / f"{name}.wav", track)
-
-
-def voiced_span(audio: np.ndarray) -> tuple[float, float]:
-    """Where the voice is in a participant's received timeline: first and last loud 20 ms."""
-    frames = audio[: len(audio) // 320 * 320].astype(np.float64).reshape(-1, 320)
-    loud = np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) > 300)
-    return loud[0] * 0.02, (loud[-1] + 1) * 0.02
+    return spoken_track(folder, name, voice, [(sentence, start)], SECONDS + 4)
 
 
 async def test_join_speech_and_leave_arrive_for_the_right_people_on_time(
@@ -50,7 +37,7 @@ async def test_join_speech_and_leave_arrive_for_the_right_people_on_time(
     scenario = Scenario.model_validate(
         {
             "participants": [
-                {"name": name, "audio": str(spoken_track(tmp_path, name)), "leave_at": SECONDS}
+                {"name": name, "audio": str(track(tmp_path, name)), "leave_at": SECONDS}
                 for name in SPEAKERS
             ],
             "duration": SECONDS + 1,
@@ -77,7 +64,7 @@ async def test_join_speech_and_leave_arrive_for_the_right_people_on_time(
         assert kinds == ["join", "speech_on", "speech_off", "leave"], f"{name}: {kinds}"
         _, speech_on, speech_off, _ = events
         audio = receiver.participant(name)
-        onset, end = voiced_span(audio.timeline())
+        [(onset, end)] = voiced_spans(audio.timeline(), gap=math.inf)
         on_delay = speech_on.arrived_at - (recording_start + onset)
         off_delay = speech_off.arrived_at - (recording_start + end)
         print(

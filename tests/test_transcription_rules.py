@@ -7,6 +7,7 @@ import hashlib
 import io
 import itertools
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from unmixed.receiver.live import participants_table
 from unmixed.store import ENVIRONMENT_KEY, Owner, open_database
 from unmixed.store.transcripts import Transcripts
 from unmixed.testbed.audio import SEND_RATE, load_wav
-from unmixed.testbed.speech import synthesize
+from unmixed.testbed.speech import synthesize, voiced_spans
 from unmixed.transcription.accuracy import word_error_rate
 from unmixed.transcription.engine import Transcribed, Transcriber
 from unmixed.transcription.models import MODELS, WEIGHTS, ModelUnavailable, PackagedFile
@@ -75,13 +76,6 @@ def cut(audio: np.ndarray, *, partials: bool = True, end: bool = False) -> list[
     return utterances
 
 
-def voice_of(audio: np.ndarray) -> tuple[float, float]:
-    """First and last loud 20 ms of `audio`, in seconds from its start."""
-    frames = audio[: len(audio) // 320 * 320].astype(np.float64).reshape(-1, 320)
-    loud = np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) > 300)
-    return loud[0] * 0.02, (loud[-1] + 1) * 0.02
-
-
 def test_a_sentence_between_silences_is_one_final_with_partials_while_it_goes_on(
     speech: np.ndarray,
 ) -> None:
@@ -91,7 +85,7 @@ def test_a_sentence_between_silences_is_one_final_with_partials_while_it_goes_on
     partials = [u for u in utterances if not u.final]
     assert len(finals) == 1
     [final] = finals
-    onset, end = voice_of(audio)
+    [(onset, end)] = voiced_spans(audio, gap=math.inf)
     assert final.voice[0] - START == pytest.approx(onset, abs=0.1)
     assert final.voice[1] - START == pytest.approx(end, abs=0.25)
     assert final.started_at <= final.voice[0]
